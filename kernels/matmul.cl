@@ -1,0 +1,198 @@
+/* Matrix multiplication C = op(A) @ op(B), batched: three kernels for three kinds of device.
+ *
+ * Layout. C is a contiguous row-major (batch, M, N) array. A and B are read through element
+ * strides, which is how transposes cost nothing: element (i, k) of op(A) in batch b lives at
+ *     A[b * a_batch + i * a_row + k * a_col]
+ * (for A itself a_row = lda, a_col = 1; for A^T they swap), and element (k, j) of op(B) at
+ *     B[b * b_batch + k * b_row + j * b_col].
+ * A batch stride of 0 broadcasts one matrix over the batch (conv2d's weights).
+ * In every kernel get_global_id(2) (or get_group_id(2)) is the batch index.
+ *
+ *   matmul_naive    one work-item per C element; the reference the others are tested against.
+ *                   gid0 = column j, gid1 = row i.
+ *   matmul_tiled    for GPUs: a work-group stages TILE_M x TILE_K of A and TILE_K x TILE_N of B
+ *                   in local memory, and each work-item accumulates WORK_M x WORK_N elements of C
+ *                   in registers. Local size (TILE_N / WORK_N, TILE_M / WORK_M).
+ *   matmul_blocked  for CPUs (PoCL): no local memory (on a CPU it is just more cache traffic);
+ *                   each work-item keeps a BLOCK_M x 32 block of C in 16-wide vector registers
+ *                   and streams A and B from panels packed by pack_a / pack_b so that every
+ *                   load in the inner loop is contiguous and no bounds check is needed.
+ *                   gid0 = 32-column panel of C, gid1 = BLOCK_M-row block of C.
+ *
+ * Sizes need not be multiples of anything: the tiled kernel zero-fills out-of-range tile
+ * elements, the packing kernels zero-pad the panels, and every store is masked.
+ *
+ * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
+ */
+#ifdef REAL_IS_DOUBLE
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double real;
+typedef double4 real4;
+typedef double16 real16;
+#else
+typedef float real;
+typedef float4 real4;
+typedef float16 real16;
+#endif
+
+#ifndef TILE_M
+#define TILE_M 64
+#endif
+#ifndef TILE_N
+#define TILE_N 64
+#endif
+#ifndef TILE_K
+#define TILE_K 16
+#endif
+#ifndef WORK_M
+#define WORK_M 4
+#endif
+#ifndef WORK_N
+#define WORK_N 4
+#endif
+
+/* BLOCK_M rows of A are packed side by side; 4 matches the real4 load of the inner loop. */
+#define BLOCK_M 4
+#define PANEL_N 32
+
+/* ---- naive -------------------------------------------------------------------------------- */
+
+__kernel void matmul_naive(__global real *C, __global const real *A, __global const real *B,
+                           const int M, const int N, const int K,
+                           const int a_batch, const int a_row, const int a_col,
+                           const int b_batch, const int b_row, const int b_col)
+{
+    const int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
+    if (i >= M || j >= N) return;
+    __global const real *a = A + (long)b * a_batch + (long)i * a_row;
+    __global const real *bb = B + (long)b * b_batch + (long)j * b_col;
+    real acc = 0;
+    for (int k = 0; k < K; ++k)
+        acc += a[(long)k * a_col] * bb[(long)k * b_row];
+    C[((long)b * M + i) * N + j] = acc;
+}
+
+/* ---- tiled (GPU) -------------------------------------------------------------------------- */
+
+#define THREADS_N (TILE_N / WORK_N)
+#define THREADS_M (TILE_M / WORK_M)
+
+__kernel __attribute__((reqd_work_group_size(THREADS_N, THREADS_M, 1)))
+void matmul_tiled(__global real *C, __global const real *A, __global const real *B,
+                  const int M, const int N, const int K,
+                  const int a_batch, const int a_row, const int a_col,
+                  const int b_batch, const int b_row, const int b_col)
+{
+    __local real As[TILE_K][TILE_M];
+    __local real Bs[TILE_K][TILE_N];
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    const int tid = ty * THREADS_N + tx;
+    const int row0 = get_group_id(1) * TILE_M, col0 = get_group_id(0) * TILE_N;
+    const int b = get_group_id(2);
+    A += (long)b * a_batch;
+    B += (long)b * b_batch;
+
+    real acc[WORK_M][WORK_N];
+    for (int m = 0; m < WORK_M; ++m)
+        for (int n = 0; n < WORK_N; ++n)
+            acc[m][n] = 0;
+
+    for (int k0 = 0; k0 < K; k0 += TILE_K) {
+        /* Consecutive work-items load consecutive k of A and consecutive columns of B: the
+         * contiguous direction of untransposed operands, so those loads coalesce. */
+        for (int e = tid; e < TILE_M * TILE_K; e += THREADS_M * THREADS_N) {
+            const int r = e / TILE_K, kk = e % TILE_K;
+            const int i = row0 + r, k = k0 + kk;
+            As[kk][r] = (i < M && k < K) ? A[(long)i * a_row + (long)k * a_col] : (real)0;
+        }
+        for (int e = tid; e < TILE_K * TILE_N; e += THREADS_M * THREADS_N) {
+            const int kk = e / TILE_N, c = e % TILE_N;
+            const int k = k0 + kk, j = col0 + c;
+            Bs[kk][c] = (k < K && j < N) ? B[(long)k * b_row + (long)j * b_col] : (real)0;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < TILE_K; ++kk) {
+            real a[WORK_M], bv[WORK_N];
+            /* Work-item (tx, ty) owns rows ty + m * THREADS_M and columns tx + n * THREADS_N:
+             * interleaved, so neighbouring work-items read neighbouring local-memory words. */
+            for (int m = 0; m < WORK_M; ++m) a[m] = As[kk][ty + m * THREADS_M];
+            for (int n = 0; n < WORK_N; ++n) bv[n] = Bs[kk][tx + n * THREADS_N];
+            for (int m = 0; m < WORK_M; ++m)
+                for (int n = 0; n < WORK_N; ++n)
+                    acc[m][n] = mad(a[m], bv[n], acc[m][n]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int m = 0; m < WORK_M; ++m) {
+        const int i = row0 + ty + m * THREADS_M;
+        if (i >= M) continue;
+        for (int n = 0; n < WORK_N; ++n) {
+            const int j = col0 + tx + n * THREADS_N;
+            if (j < N) C[((long)b * M + i) * N + j] = acc[m][n];
+        }
+    }
+}
+
+/* ---- blocked (CPU) ------------------------------------------------------------------------ */
+
+/* Ap[b][q][k][r] = op(A)[b][q * BLOCK_M + r][k], zero for rows >= M.
+ * gid0 = k (so an untransposed A is read along its rows), gid1 = row i of the padded M,
+ * gid2 = batch. The global size in dimension 1 must be exactly the padded M. */
+__kernel void pack_a(__global real *Ap, __global const real *A, const int M, const int K,
+                     const int a_batch, const int a_row, const int a_col)
+{
+    const int k = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
+    const int Mp = get_global_size(1);
+    if (k >= K) return;
+    const real v = i < M ? A[(long)b * a_batch + (long)i * a_row + (long)k * a_col] : (real)0;
+    Ap[(((long)b * (Mp / BLOCK_M) + i / BLOCK_M) * K + k) * BLOCK_M + i % BLOCK_M] = v;
+}
+
+/* Bp[b][p][k][c] = op(B)[b][k][p * PANEL_N + c], zero for columns >= N.
+ * gid0 = column j of the padded N, gid1 = k, gid2 = batch. The global size must be exactly
+ * (padded N, K, batch): the kernel reads the padding from it. */
+__kernel void pack_b(__global real *Bp, __global const real *B, const int N, const int K,
+                     const int b_batch, const int b_row, const int b_col)
+{
+    const int j = get_global_id(0), k = get_global_id(1), b = get_global_id(2);
+    const int Np = get_global_size(0);
+    const real v = j < N ? B[(long)b * b_batch + (long)k * b_row + (long)j * b_col] : (real)0;
+    Bp[(((long)b * (Np / PANEL_N) + j / PANEL_N) * K + k) * PANEL_N + j % PANEL_N] = v;
+}
+
+/* One work-item: C[b][4q .. 4q+3][32p .. 32p+31] = sum_k Ap[b][q][k][:] (x) Bp[b][p][k][:].
+ * 8 accumulators of 16 lanes + 2 B vectors + broadcast A scalars fit the 32 vector registers of
+ * AVX-512 (and spill only mildly with 16 AVX2 registers). */
+__kernel void matmul_blocked(__global real *C, __global const real *Ap, __global const real *Bp,
+                             const int M, const int N, const int K,
+                             const int a_blocks, const int b_panels)
+{
+    const int p = get_global_id(0), q = get_global_id(1), b = get_global_id(2);
+    if (p >= b_panels || q >= a_blocks) return;
+    __global const real4 *a = (__global const real4 *)(Ap + ((long)b * a_blocks + q) * K * BLOCK_M);
+    __global const real16 *bp =
+        (__global const real16 *)(Bp + ((long)b * b_panels + p) * K * PANEL_N);
+    real16 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
+    for (int k = 0; k < K; ++k) {
+        const real16 b0 = bp[2 * k], b1 = bp[2 * k + 1];
+        const real4 av = a[k];
+        c00 = mad((real16)av.s0, b0, c00);  c01 = mad((real16)av.s0, b1, c01);
+        c10 = mad((real16)av.s1, b0, c10);  c11 = mad((real16)av.s1, b1, c11);
+        c20 = mad((real16)av.s2, b0, c20);  c21 = mad((real16)av.s2, b1, c21);
+        c30 = mad((real16)av.s3, b0, c30);  c31 = mad((real16)av.s3, b1, c31);
+    }
+    const int i0 = q * BLOCK_M, j0 = p * PANEL_N;
+    __global real *c = C + ((long)b * M + i0) * N + j0;
+    real16 rows[BLOCK_M][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+    for (int r = 0; r < BLOCK_M && i0 + r < M; ++r) {
+        if (j0 + PANEL_N <= N) {
+            vstore16(rows[r][0], 0, c + (long)r * N);
+            vstore16(rows[r][1], 0, c + (long)r * N + 16);
+        } else {
+            real tmp[PANEL_N];
+            vstore16(rows[r][0], 0, tmp);
+            vstore16(rows[r][1], 1, tmp);
+            for (int jj = 0; j0 + jj < N; ++jj) c[(long)r * N + jj] = tmp[jj];
+        }
+    }
+}

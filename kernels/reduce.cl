@@ -1,0 +1,58 @@
+/* Row reductions: sum, max, min of each row of an (M, L) row-major array.
+ *
+ * The host turns any axis tuple into this shape by permuting the reduced axes last (a
+ * contiguous copy), so one kernel serves every `axis`.
+ *
+ * Work split: a row may be cut into `nchunks` chunks of `chunk` elements so a long row (sum of
+ * everything: M == 1) still keeps every compute unit busy; the host then reduces the (M, nchunks)
+ * partial results with a second launch. One work-group handles one (row, chunk):
+ *   get_group_id(0) = chunk, get_global_id(1) = row, get_local_id(0) = lane.
+ * The lanes stride through the chunk (neighbouring lanes read neighbouring elements, which is
+ * what a GPU wants) and then combine their partial results in local memory as a tree. The local
+ * size must be a power of two.
+ *
+ * Names: the kernel of the library's op X is X_kernel, in every file (exp, log, pow, max, ...
+ * are OpenCL C built-in functions, and a kernel named like one is silently dropped by PoCL).
+ *
+ * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
+ */
+#ifdef REAL_IS_DOUBLE
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double real;
+#else
+typedef float real;
+#endif
+
+/* max / min propagate NaN like numpy does. */
+#define ADD(x, y) ((x) + (y))
+#define MAX(x, y) (((x) > (y) || isnan(x)) ? (x) : (y))
+#define MIN(x, y) (((x) < (y) || isnan(x)) ? (x) : (y))
+
+#define REDUCE(name, COMBINE, IDENTITY)                                                        \
+__kernel void name##_kernel(__global real *out, __global const real *in, const int L,           \
+                   const int chunk, const int nchunks, __local real *scratch)                  \
+{                                                                                              \
+    const int lane = get_local_id(0);                                                          \
+    const int width = get_local_size(0);                                                       \
+    const int c = get_group_id(0);                                                             \
+    const int row = get_global_id(1);                                                          \
+    const int start = c * chunk;                                                               \
+    const int stop = min(start + chunk, L);                                                    \
+    __global const real *x = in + (long)row * L;                                               \
+    real acc = (IDENTITY);                                                                     \
+    for (int k = start + lane; k < stop; k += width)                                           \
+        acc = COMBINE(acc, x[k]);                                                              \
+    scratch[lane] = acc;                                                                       \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                              \
+    for (int step = width / 2; step > 0; step /= 2) {                                          \
+        if (lane < step)                                                                       \
+            scratch[lane] = COMBINE(scratch[lane], scratch[lane + step]);                      \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                          \
+    }                                                                                          \
+    if (lane == 0)                                                                             \
+        out[(long)row * nchunks + c] = scratch[0];                                             \
+}
+
+REDUCE(sum, ADD, 0)
+REDUCE(max, MAX, -INFINITY)
+REDUCE(min, MIN, INFINITY)

@@ -1,0 +1,58 @@
+"""minigrad: one set of differentiation rules, implemented three times.
+
+- :class:`Scalar` (``minigrad.scalar``): every node one number, for stepping through backprop.
+- :class:`Tensor` (``minigrad.tensor``): the same rules vectorised over numpy arrays, with
+  compiled Cython kernels; ``nn``, ``optim``, ``data`` on top.
+- OpenCL (``minigrad.opencl``): the same ops as kernels (``kernels/*.cl``) on any OpenCL device;
+  ``tensor.to("opencl")``.
+
+The rules themselves are in :mod:`minigrad.rules`.
+"""
+
+from . import functional, rules, scalar
+from .scalar import Scalar
+from .tensor import (
+    Tensor,
+    arange,
+    cat,
+    enable_grad,
+    from_numpy,
+    full,
+    is_grad_enabled,
+    manual_seed,
+    matmul,
+    maximum,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+
+float32 = "float32"
+float64 = "float64"
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Heavier parts load on first use, so `import minigrad` stays quick.
+    import importlib
+    if name in ("nn", "optim", "data", "testing", "opencl"):
+        return importlib.import_module(f".{name}", __name__)
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(".io", __name__), name)
+    raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
+
+
+__all__ = [
+    "Scalar", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
+    "ones_like", "randn", "rand", "arange", "manual_seed", "no_grad", "enable_grad",
+    "is_grad_enabled", "cat", "stack", "where", "matmul", "maximum", "functional", "rules",
+    "scalar", "nn", "optim", "data", "testing", "opencl", "save", "load",
+]

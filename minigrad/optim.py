@@ -1,0 +1,131 @@
+"""Optimizers: update rules as the lecture writes them, in PyTorch's form, applied in place by
+compiled kernels (CPU) or device kernels (OpenCL).
+
+    SGD        w <- w - lr * g
+    momentum   v <- mu v + g;  w <- w - lr v            (PyTorch's form of v <- mu v - lr g)
+    Nesterov   w <- w - lr (g + mu v)                   (look ahead along the momentum)
+    Adam       m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  w <- w - lr mhat / (sqrt(vhat)+eps)
+    AdaGrad    s <- s + g^2;  w <- w - lr g / (sqrt(s) + eps)
+    RMSprop    s <- a s + (1-a) g^2;  w <- w - lr g / (sqrt(s) + eps)
+
+``weight_decay`` adds ``weight_decay * w`` to g (the L2 regulariser's gradient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .tensor.tensor import Tensor
+
+
+class Optimizer:
+    def __init__(self, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("optimizer got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"parameter {i} is not a Tensor that requires grad")
+        if lr <= 0:
+            raise ValueError(f"learning rate must be positive, got {lr}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.lr, self.weight_decay = float(lr), float(weight_decay)
+        self.state: dict[int, dict] = {}
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def _state(self, p: Tensor, *names) -> dict:
+        st = self.state.get(id(p))
+        if st is None or st["_be"] is not p._be:
+            st = {n: p._be.zeros(p.shape, p.dtype) for n in names}
+            st["_be"] = p._be
+            self.state[id(p)] = st
+        return st
+
+    def step(self) -> None:
+        self.steps += 1
+        for p in self.params:
+            if p.grad is None:
+                continue
+            if p.grad._be is not p._be:
+                raise ValueError(f"parameter on {p.device} but its gradient on {p.grad.device}")
+            self._update(p, p.grad.data)
+
+    def _update(self, p, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum and weight decay."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
+        if momentum < 0:
+            raise ValueError(f"momentum must be >= 0, got {momentum}")
+        if nesterov and momentum == 0:
+            raise ValueError("Nesterov momentum needs momentum > 0")
+        self.momentum, self.nesterov = float(momentum), nesterov
+
+    def _update(self, p, g):
+        if self.momentum == 0:
+            p._be.sgd_step(p.data, g, None, self.lr, 0.0, False, self.weight_decay)
+            return
+        first = id(p) not in self.state
+        st = self._state(p, "buf")
+        p._be.sgd_step(p.data, g, st["buf"], self.lr, self.momentum, self.nesterov,
+                       self.weight_decay, first)
+
+
+class Adam(Optimizer):
+    """Adam: momentum plus per-weight scaling by the recent gradients' magnitude."""
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        self.betas, self.eps = (float(b1), float(b2)), float(eps)
+
+    def _update(self, p, g):
+        st = self._state(p, "m", "v")
+        st["t"] = st.get("t", 0) + 1
+        p._be.adam_step(p.data, g, st["m"], st["v"], self.lr, self.betas[0], self.betas[1],
+                        self.eps, self.weight_decay, st["t"])
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: divide by the root of the sum of all past squared gradients."""
+
+    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
+        self.eps = float(eps)
+
+    def _update(self, p, g):
+        st = self._state(p, "sum")
+        p._be.adagrad_step(p.data, g, st["sum"], self.lr, self.eps, self.weight_decay)
+
+
+Adagrad = AdaGrad
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide by the root of a running mean of squared gradients."""
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
+        self.alpha, self.eps = float(alpha), float(eps)
+
+    def _update(self, p, g):
+        st = self._state(p, "sq")
+        p._be.rmsprop_step(p.data, g, st["sq"], self.lr, self.alpha, self.eps,
+                           self.weight_decay)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adagrad": AdaGrad, "rmsprop": RMSprop}

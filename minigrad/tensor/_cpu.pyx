@@ -1,0 +1,342 @@
+# cython: language_level=3
+"""Compiled kernels of the tensor engine (CPU).
+
+Only what numpy would do in several passes or with temporaries lives here: fused activation
+backwards, softmax / cross-entropy, im2col / col2im for convolutions, pooling, and the optimizers'
+in-place updates. Matmul is numpy's BLAS.
+
+Every kernel trusts its inputs: shapes, dtypes and index ranges are validated by the Python caller
+(``minigrad/tensor/cpu.py``) before the GIL is released. Directives (no bounds checks, no
+wraparound) are set once in setup.py; build with ``MINIGRAD_DEBUG=1`` to turn the checks back on.
+"""
+
+from cython.parallel cimport prange
+from libc.math cimport exp, log, sqrt, fabs, expf, logf, sqrtf, tanh, tanhf
+
+ctypedef fused floating:
+    float
+    double
+
+# Below this many elements a parallel region costs more than it saves.
+cdef enum:
+    PAR_MIN = 32768
+
+
+cdef inline int _threads(Py_ssize_t n) noexcept nogil:
+    return 1 if n < PAR_MIN else 0   # 0: OpenMP's default (OMP_NUM_THREADS or all cores)
+
+
+# ---- activations -----------------------------------------------------------------------------
+
+def sigmoid(const floating[::1] x, floating[::1] out):
+    """out = 1 / (1 + e^-x), branching on the sign so that e^|x| never overflows."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef floating z
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+        if x[i] >= 0:
+            z = exp(-x[i]) if floating is double else expf(-x[i])
+            out[i] = 1 / (1 + z)
+        else:
+            z = exp(x[i]) if floating is double else expf(x[i])
+            out[i] = z / (1 + z)
+
+
+def relu_back(const floating[::1] x, const floating[::1] g, floating[::1] out):
+    """out = g * [x > 0]  (rules.relu_back, times the upstream gradient)"""
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+        out[i] = g[i] if x[i] > 0 else 0
+
+
+def sigmoid_back(const floating[::1] y, const floating[::1] g, floating[::1] out):
+    """out = g * y (1 - y)  (rules.sigmoid_back)"""
+    cdef Py_ssize_t i, n = y.shape[0]
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+        out[i] = g[i] * y[i] * (1 - y[i])
+
+
+def tanh_back(const floating[::1] y, const floating[::1] g, floating[::1] out):
+    """out = g * (1 - y^2)  (rules.tanh_back)"""
+    cdef Py_ssize_t i, n = y.shape[0]
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+        out[i] = g[i] * (1 - y[i] * y[i])
+
+
+# ---- softmax and cross-entropy (rows of a 2-D array) ----------------------------------------
+
+cdef inline floating _row_logsumexp(const floating[:, ::1] x, Py_ssize_t r) noexcept nogil:
+    # Subtracting the row max first keeps e^x finite for logits of any size.
+    cdef Py_ssize_t j, c = x.shape[1]
+    cdef floating m = x[r, 0], s = 0
+    for j in range(1, c):
+        if x[r, j] > m:
+            m = x[r, j]
+    for j in range(c):
+        s = s + (exp(x[r, j] - m) if floating is double else expf(x[r, j] - m))
+    return m + (log(s) if floating is double else logf(s))
+
+
+def log_softmax(const floating[:, ::1] x, floating[:, ::1] out):
+    cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
+    cdef floating lse
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
+        lse = _row_logsumexp(x, i)
+        for j in range(c):
+            out[i, j] = x[i, j] - lse
+
+
+def softmax(const floating[:, ::1] x, floating[:, ::1] out):
+    cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
+    cdef floating lse
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
+        lse = _row_logsumexp(x, i)
+        for j in range(c):
+            out[i, j] = exp(x[i, j] - lse) if floating is double else expf(x[i, j] - lse)
+
+
+def softmax_back(const floating[:, ::1] y, const floating[:, ::1] g, floating[:, ::1] out):
+    """out = y * (g - sum_j g_j y_j): the softmax Jacobian applied without forming it."""
+    cdef Py_ssize_t i, j, n = y.shape[0], c = y.shape[1]
+    cdef floating d
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
+        d = 0
+        for j in range(c):
+            d = d + g[i, j] * y[i, j]
+        for j in range(c):
+            out[i, j] = y[i, j] * (g[i, j] - d)
+
+
+def log_softmax_back(const floating[:, ::1] ly, const floating[:, ::1] g,
+                     floating[:, ::1] out):
+    """out = g - softmax * sum_j g_j"""
+    cdef Py_ssize_t i, j, n = ly.shape[0], c = ly.shape[1]
+    cdef floating s
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
+        s = 0
+        for j in range(c):
+            s = s + g[i, j]
+        for j in range(c):
+            out[i, j] = g[i, j] - s * (exp(ly[i, j]) if floating is double else expf(ly[i, j]))
+
+
+def cross_entropy(const floating[:, ::1] x, const long long[::1] t, floating[::1] loss,
+                  floating[:, ::1] probs):
+    """loss_i = logsumexp(x_i) - x_i[t_i]; probs = softmax(x) (kept for the backward)."""
+    cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
+    cdef floating lse
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
+        lse = _row_logsumexp(x, i)
+        loss[i] = lse - x[i, t[i]]
+        for j in range(c):
+            probs[i, j] = exp(x[i, j] - lse) if floating is double else expf(x[i, j] - lse)
+
+
+def cross_entropy_back(const floating[:, ::1] probs, const long long[::1] t,
+                       const floating[::1] g, floating[:, ::1] out):
+    """out_i = (softmax(x_i) - onehot(t_i)) * g_i: the lecture's (softmax(c) - t)."""
+    cdef Py_ssize_t i, j, n = probs.shape[0], c = probs.shape[1]
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
+        for j in range(c):
+            out[i, j] = probs[i, j] * g[i]
+        out[i, t[i]] = out[i, t[i]] - g[i]
+
+
+# ---- convolution: im2col / col2im --------------------------------------------------------------
+# cols has shape (C*kh*kw, N*OH*OW): row r = (c, i, j) holds, for every output position of every
+# image, the input pixel that filter tap (c, i, j) sees there (0 in the padding). Then
+# conv = W(O, C*kh*kw) @ cols, one large GEMM. x may be any strided view (no copy needed).
+
+def im2col(const floating[:, :, :, :] x, floating[:, ::1] cols, int kh, int kw, int sh, int sw,
+           int ph, int pw, int oh, int ow):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t R = C * kh * kw, r, c, i, j, n, a, b, col, hi, wi
+    for r in prange(R, nogil=True, schedule="static", num_threads=_threads(R * N * oh * ow)):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        for n in range(N):
+            col = n * oh * ow
+            for a in range(oh):
+                hi = a * sh + i - ph
+                if hi < 0 or hi >= H:
+                    for b in range(ow):
+                        cols[r, col + b] = 0
+                else:
+                    for b in range(ow):
+                        wi = b * sw + j - pw
+                        if wi < 0 or wi >= W:
+                            cols[r, col + b] = 0
+                        else:
+                            cols[r, col + b] = x[n, c, hi, wi]
+                col = col + ow
+
+
+def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int kw, int sh,
+           int sw, int ph, int pw, int oh, int ow):
+    """dx (zeroed by the caller) += the columns scattered back to the pixels they came from.
+
+    Parallel over (image, channel) planes: different taps of one channel land on the same pixel,
+    so each thread owns whole planes and no two threads write the same element."""
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t p, n, c, i, j, r, a, b, col, hi, wi
+    for p in prange(N * C, nogil=True, schedule="static",
+                    num_threads=_threads(N * C * kh * kw * oh * ow)):
+        n = p // C
+        c = p % C
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                col = n * oh * ow
+                for a in range(oh):
+                    hi = a * sh + i - ph
+                    if hi >= 0 and hi < H:
+                        for b in range(ow):
+                            wi = b * sw + j - pw
+                            if wi >= 0 and wi < W:
+                                dx[n, c, hi, wi] += cols[r, col + b]
+                    col = col + ow
+
+
+# ---- pooling -----------------------------------------------------------------------------------
+
+def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int[:, :, :, ::1] idx,
+               int kh, int kw, int sh, int sw):
+    """out = max over each window; idx = flat index (h * W + w) of the arg-max (first max wins)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
+    cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j, h0, w0
+    cdef floating m, v
+    cdef int best
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=_threads(N * C * oh * ow)):
+        n = p // C
+        c = p % C
+        for a in range(oh):
+            h0 = a * sh
+            for b in range(ow):
+                w0 = b * sw
+                m = x[n, c, h0, w0]
+                best = <int>(h0 * W + w0)
+                for i in range(kh):
+                    for j in range(kw):
+                        v = x[n, c, h0 + i, w0 + j]
+                        if v > m:
+                            m = v
+                            best = <int>((h0 + i) * W + w0 + j)
+                out[n, c, a, b] = m
+                idx[n, c, a, b] = best
+
+
+def max_pool2d_back(const floating[:, :, :, :] g, const int[:, :, :, ::1] idx,
+                    floating[:, :, ::1] dx):
+    """dx (zeroed, shape (N*C, H, W) flattened planes) gets each window's whole gradient at its
+    arg-max; overlapping windows add up."""
+    cdef Py_ssize_t N = g.shape[0], C = g.shape[1], oh = g.shape[2], ow = g.shape[3]
+    cdef Py_ssize_t W = dx.shape[2], p, n, c, a, b, k
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=_threads(N * C * oh * ow)):
+        n = p // C
+        c = p % C
+        for a in range(oh):
+            for b in range(ow):
+                k = idx[n, c, a, b]
+                dx[p, k // W, k % W] += g[n, c, a, b]
+
+
+def avg_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int kh, int kw, int sh,
+               int sw):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j
+    cdef floating s, inv = 1.0 / (kh * kw)
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=_threads(N * C * oh * ow)):
+        n = p // C
+        c = p % C
+        for a in range(oh):
+            for b in range(ow):
+                s = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        s = s + x[n, c, a * sh + i, b * sw + j]
+                out[n, c, a, b] = s * inv
+
+
+def avg_pool2d_back(const floating[:, :, :, :] g, floating[:, :, :, ::1] dx, int kh, int kw,
+                    int sh, int sw):
+    cdef Py_ssize_t N = g.shape[0], C = g.shape[1], oh = g.shape[2], ow = g.shape[3]
+    cdef Py_ssize_t p, n, c, a, b, i, j
+    cdef floating v, inv = 1.0 / (kh * kw)
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=_threads(N * C * oh * ow)):
+        n = p // C
+        c = p % C
+        for a in range(oh):
+            for b in range(ow):
+                v = g[n, c, a, b] * inv
+                for i in range(kh):
+                    for j in range(kw):
+                        dx[n, c, a * sh + i, b * sw + j] += v
+
+
+# ---- optimizers: one pass, in place ----------------------------------------------------------
+
+def sgd_step(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr,
+             double momentum, bint nesterov, double wd, bint first):
+    """PyTorch's SGD: d = g + wd p; buf = momentum buf + d (buf = d on the first step);
+    p -= lr (d + momentum buf if nesterov else buf). With momentum 0, buf is unused."""
+    cdef Py_ssize_t i, n = p.shape[0]
+    cdef floating d
+    if momentum == 0:
+        for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+            p[i] = p[i] - <floating>lr * (g[i] + <floating>wd * p[i])
+        return
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+        d = g[i] + <floating>wd * p[i]
+        if first:
+            buf[i] = d
+        else:
+            buf[i] = <floating>momentum * buf[i] + d
+        if nesterov:
+            p[i] = p[i] - <floating>lr * (d + <floating>momentum * buf[i])
+        else:
+            p[i] = p[i] - <floating>lr * buf[i]
+
+
+def adam_step(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
+              double lr, double beta1, double beta2, double eps, double wd, long step):
+    """Adam (Kingma & Ba; PyTorch's form): m, v running moments, bias-corrected,
+    p -= lr * mhat / (sqrt(vhat) + eps)."""
+    cdef Py_ssize_t i, n = p.shape[0]
+    cdef double bc1 = 1 - beta1 ** step, bc2 = 1 - beta2 ** step
+    cdef floating d, step_size = <floating>(lr / bc1), isb2 = <floating>(1.0 / sqrt(bc2))
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+        d = g[i] + <floating>wd * p[i]
+        m[i] = <floating>beta1 * m[i] + <floating>(1 - beta1) * d
+        v[i] = <floating>beta2 * v[i] + <floating>(1 - beta2) * d * d
+        if floating is double:
+            p[i] = p[i] - step_size * m[i] / (sqrt(v[i]) * isb2 + <floating>eps)
+        else:
+            p[i] = p[i] - step_size * m[i] / (sqrtf(v[i]) * isb2 + <floating>eps)
+
+
+def adagrad_step(floating[::1] p, const floating[::1] g, floating[::1] s, double lr, double eps,
+                 double wd):
+    """AdaGrad: s += g^2; p -= lr g / (sqrt(s) + eps)."""
+    cdef Py_ssize_t i, n = p.shape[0]
+    cdef floating d
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+        d = g[i] + <floating>wd * p[i]
+        s[i] = s[i] + d * d
+        if floating is double:
+            p[i] = p[i] - <floating>lr * d / (sqrt(s[i]) + <floating>eps)
+        else:
+            p[i] = p[i] - <floating>lr * d / (sqrtf(s[i]) + <floating>eps)
+
+
+def rmsprop_step(floating[::1] p, const floating[::1] g, floating[::1] s, double lr,
+                 double alpha, double eps, double wd):
+    """RMSprop: s = alpha s + (1 - alpha) g^2; p -= lr g / (sqrt(s) + eps)."""
+    cdef Py_ssize_t i, n = p.shape[0]
+    cdef floating d
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
+        d = g[i] + <floating>wd * p[i]
+        s[i] = <floating>alpha * s[i] + <floating>(1 - alpha) * d * d
+        if floating is double:
+            p[i] = p[i] - <floating>lr * d / (sqrt(s[i]) + <floating>eps)
+        else:
+            p[i] = p[i] - <floating>lr * d / (sqrtf(s[i]) + <floating>eps)
