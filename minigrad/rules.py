@@ -199,17 +199,24 @@ def pow(a: float, b: float) -> float:  # noqa: A001 - the op's name is pow every
         raise OverflowError(f"pow({a!r}, {b!r}) overflows a float") from None
 
 
-def pow_back(a: float, b: float, y: float) -> tuple[float, float]:
-    """dy/da = b a^(b-1), dy/db = a^b ln a (defined for a > 0; taken as 0 where a^b is 0)"""
-    da = b * math.pow(a, b - 1.0) if b != 0.0 else 0.0
+def pow_back_a(a: float, b: float, y: float) -> float:
+    """dy/da = b a^(b-1)"""
+    return b * math.pow(a, b - 1.0) if b != 0.0 else 0.0
+
+
+def pow_back_b(a: float, b: float, y: float) -> float:
+    """dy/db = a^b ln a (for a > 0; 0 where a^b is 0; undefined for a negative base)"""
     if a > 0.0:
-        db = y * math.log(a)
-    elif y == 0.0:
-        db = 0.0
-    else:
-        # a < 0: a^b is only real for integer b, where it is not differentiable in b.
-        raise ValueError(f"d(a^b)/db is undefined for a negative base a = {a!r}")
-    return da, db
+        return y * math.log(a)
+    if y == 0.0:
+        return 0.0
+    # a < 0: a^b is only real for integer b, where it is not differentiable in b.
+    raise ValueError(f"d(a^b)/db is undefined for a negative base a = {a!r}")
+
+
+def pow_back(a: float, b: float, y: float) -> tuple[float, float]:
+    """dy/da = b a^(b-1), dy/db = a^b ln a"""
+    return pow_back_a(a, b, y), pow_back_b(a, b, y)
 
 
 def rule(name: str):

@@ -871,11 +871,14 @@ def _state(op, p, *others):
     return p
 
 
-def sgd_step(p, g, buf, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-    """PyTorch's SGD, in place on p (and buf, None when momentum == 0)."""
+def sgd_step(p, g, buf, lr, momentum=0.0, nesterov=False, weight_decay=0.0, first=False):
+    """PyTorch's SGD, in place on p (and buf, None when momentum == 0). ``first``: buf holds no
+    history yet; it is zeroed so that this step sets buf = g, PyTorch's initialisation."""
     p = _state("sgd_step", p, ("g", g), ("buf", buf))
     if momentum != 0 and buf is None:
         raise ValueError("sgd_step: momentum != 0 needs a buf")
+    if first and buf is not None and buf.size:
+        _cl().enqueue_fill_buffer(_queue(), buf.data, np.zeros(1, buf.dtype), 0, buf.nbytes)
     t = p.dtype.type
     _run1d(_op_kernel("optim.cl", "sgd_step", p.dtype), p.size, p.data, g.data,
            None if buf is None else buf.data, _i(p.size), t(lr), t(momentum),

@@ -114,12 +114,18 @@ def devices() -> list[DeviceInfo]:
             index=i,
             platform=p.name.strip(),
             device=d.name.strip(),
-            type=cl.device_type.to_string(d.type),
+            type=_type_name(d.type),
             compute_units=int(d.max_compute_units),
             global_mem_mb=int(d.global_mem_size) // 2**20,
             fp64="cl_khr_fp64" in d.extensions,
         ))
     return out
+
+
+def _type_name(flags: int) -> str:
+    cl = _cl()
+    kinds = [k for k in ("GPU", "CPU", "ACCELERATOR") if flags & getattr(cl.device_type, k)]
+    return "/".join(kinds) or "OTHER"
 
 
 def format_devices() -> str:

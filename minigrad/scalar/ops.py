@@ -83,6 +83,12 @@ class ConstOp(Op):
 
     def local(self, node) -> tuple[float]:
         x, k = node._parents[0].data, node._k
+        if self.base.name == "pow":
+            # Only the derivative for the Scalar operand: x ** 2 at x < 0 is fine, even though
+            # d/dk of x^k is undefined there.
+            if self.side == "left":
+                return (rules.pow_back_b(k, x, node.data),)
+            return (rules.pow_back_a(x, k, node.data),)
         if self.side == "left":
             return (self.base.df(k, x, node.data)[1],)
         return (self.base.df(x, k, node.data)[0],)

@@ -77,12 +77,21 @@ cdef inline floating _row_logsumexp(const floating[:, ::1] x, Py_ssize_t r) noex
 
 
 def log_softmax(const floating[:, ::1] x, floating[:, ::1] out):
+    """out = (x - max) - log sum e^(x - max): the subtraction of the max comes first, so large
+    logits keep full precision."""
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
-    cdef floating lse
+    cdef floating m, s, ls
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
-        lse = _row_logsumexp(x, i)
+        m = x[i, 0]
+        for j in range(1, c):
+            if x[i, j] > m:
+                m = x[i, j]
+        s = 0
         for j in range(c):
-            out[i, j] = x[i, j] - lse
+            s = s + (exp(x[i, j] - m) if floating is double else expf(x[i, j] - m))
+        ls = log(s) if floating is double else logf(s)
+        for j in range(c):
+            out[i, j] = (x[i, j] - m) - ls
 
 
 def softmax(const floating[:, ::1] x, floating[:, ::1] out):
@@ -121,14 +130,24 @@ def log_softmax_back(const floating[:, ::1] ly, const floating[:, ::1] g,
 
 def cross_entropy(const floating[:, ::1] x, const long long[::1] t, floating[::1] loss,
                   floating[:, ::1] probs):
-    """loss_i = logsumexp(x_i) - x_i[t_i]; probs = softmax(x) (kept for the backward)."""
+    """loss_i = (max_i - x_i[t_i]) + log sum_j e^(x_ij - max_i); probs = softmax(x) (kept for
+    the backward). Written so that no large number is subtracted from another: with logits of
+    1e4, lse - x[t] would lose the small difference to float32 rounding."""
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
-    cdef floating lse
+    cdef floating m, s, e
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
-        lse = _row_logsumexp(x, i)
-        loss[i] = lse - x[i, t[i]]
+        m = x[i, 0]
+        for j in range(1, c):
+            if x[i, j] > m:
+                m = x[i, j]
+        s = 0
         for j in range(c):
-            probs[i, j] = exp(x[i, j] - lse) if floating is double else expf(x[i, j] - lse)
+            e = exp(x[i, j] - m) if floating is double else expf(x[i, j] - m)
+            probs[i, j] = e
+            s = s + e
+        for j in range(c):
+            probs[i, j] = probs[i, j] / s
+        loss[i] = (m - x[i, t[i]]) + (log(s) if floating is double else logf(s))
 
 
 def cross_entropy_back(const floating[:, ::1] probs, const long long[::1] t,

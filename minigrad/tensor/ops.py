@@ -183,7 +183,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: {ka} (last "
                          f"dim of the first) != {kb} (first matrix dim of the second)")
     if a.ndim > 2 or b.ndim > 2:
-        broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim >= 2 else ())
+        try:
+            broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim >= 2 else ())
+        except ValueError:
+            raise ValueError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} cannot "
+                             f"be broadcast together") from None
     if b._be is not a._be:
         raise ValueError(f"matmul: tensors on different devices ({a.device} and {b.device})")
     squeeze = []

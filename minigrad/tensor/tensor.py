@@ -288,19 +288,24 @@ def backprop(root: Tensor, g) -> None:
     Function's backward; gradients reaching a tensor along several paths are summed (the
     multivariate chain rule)."""
     order: list[Tensor] = []
-    seen = {id(root)}
+    # Mark a tensor when it is expanded, not when it is pushed: a tensor pushed early can be
+    # reached again by a longer path (y = a + f(a)) and must then be finished after that path,
+    # or the gradient from f(a) arrives after a has already passed its gradient on.
+    expanded = set()
     stack = [(root, False)]
     while stack:
         t, done = stack.pop()
         if done:
             order.append(t)
             continue
+        if id(t) in expanded:
+            continue
+        expanded.add(id(t))
         stack.append((t, True))
         ctx = t._ctx
         if ctx is not None:
             for p in ctx.inputs:
-                if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
-                    seen.add(id(p))
+                if isinstance(p, Tensor) and p.requires_grad and id(p) not in expanded:
                     stack.append((p, False))
     grads = {id(root): g}
     for t in reversed(order):
@@ -329,10 +334,10 @@ def _store_grad(t: Tensor, g) -> None:
         raise RuntimeError(f"internal error: gradient of shape {tuple(g.shape)} for a tensor of "
                            f"shape {t.shape} (from {type(t._ctx).__name__ if t._ctx else 'leaf'})")
     if t.grad is None:
-        # Copy: g may be shared with another tensor's gradient (add passes it through).
-        arr = g.copy() if be is _cpu_backend else be.add(g, 0.0)
-        if be is _cpu_backend and arr.dtype != t.dtype:
-            arr = arr.astype(t.dtype)
+        # Copy: g may be shared with another tensor's gradient (add passes it through). On the
+        # CPU np.array also turns the numpy scalar that a ufunc returns for 0-d input into a 0-d
+        # array, so that a second backward can accumulate into it in place.
+        arr = np.array(g, dtype=t.dtype) if be is _cpu_backend else be.add(g, 0.0)
         t.grad = Tensor._make(arr, be)
     else:
         be.accumulate(t.grad.data, g)

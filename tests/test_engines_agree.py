@@ -1,0 +1,106 @@
+"""The scalar engine and the tensor engine agree, value and gradients, on the same function.
+
+Each function is written once, with operators and ``F.*``; ``assert_engines_agree`` runs it on
+numpy arrays of Scalars and on float64 Tensors and compares the output and every input gradient.
+"""
+
+import numpy as np
+import pytest
+
+import minigrad.functional as F
+from minigrad.testing import assert_engines_agree
+
+ELEMENTWISE = {
+    "add": (lambda a, b: a + b, "any"),
+    "sub": (lambda a, b: a - b, "any"),
+    "mul": (lambda a, b: a * b, "any"),
+    "div": (lambda a, b: a / b, "nonzero"),
+    "pow": (lambda a, b: a ** b, "positive"),
+    "neg": (lambda a, b: -a * b, "any"),
+    "exp": (lambda a, b: F.exp(a) * b, "any"),
+    "log": (lambda a, b: F.log(a) * b, "positive"),
+    "sqrt": (lambda a, b: F.sqrt(a) * b, "positive"),
+    "sin": (lambda a, b: F.sin(a) * b, "any"),
+    "cos": (lambda a, b: F.cos(a) * b, "any"),
+    "tanh": (lambda a, b: F.tanh(a) * b, "any"),
+    "sigmoid": (lambda a, b: F.sigmoid(a) * b, "any"),
+    "relu": (lambda a, b: F.relu(a) * b, "nonzero"),
+    "abs": (lambda a, b: F.abs(a) * b, "nonzero"),
+    "number_operands": (lambda a, b: (2.0 - a) * 3.0 / (b * b + 1.0) + a ** 2, "any"),
+}
+
+
+def inputs(rng, kind, shape):
+    if kind == "positive":
+        return rng.uniform(0.3, 2.0, shape), rng.uniform(-2.0, 2.0, shape)
+    if kind == "nonzero":
+        a = rng.uniform(0.3, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+        return a, a[::-1].copy()
+    return rng.standard_normal(shape), rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_elementwise(name, rng):
+    fn, kind = ELEMENTWISE[name]
+    a, b = inputs(rng, kind, (2, 3))
+    res = assert_engines_agree(fn, [a, b])
+    assert set(res) == {"scalar", "tensor"}
+
+
+@pytest.mark.parametrize("sb", [(3,), (1, 3), (2, 1)])
+def test_broadcasting(sb, rng):
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal(sb)
+    assert_engines_agree(lambda a, b: F.tanh(a * b + a - b), [a, b])
+
+
+@pytest.mark.parametrize("sa,sb", [((2, 3), (3, 4)), ((1, 3), (3, 1)), ((3,), (3, 2)),
+                                   ((4, 3), (3,))])
+def test_matmul(sa, sb, rng):
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    assert_engines_agree(lambda a, b: F.tanh(a @ b), [a, b])
+
+
+def test_linear_layer(rng):
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    assert_engines_agree(lambda x, w, b: F.sigmoid(F.linear(x, w, b)), [x, w, b])
+
+
+@pytest.mark.parametrize("dim", [-1, 0])
+def test_softmax(dim, rng):
+    a, w = rng.standard_normal((3, 4)) * 2, rng.standard_normal((3, 4))
+    assert_engines_agree(lambda a, w: F.softmax(a, dim) * w, [a, w])
+    assert_engines_agree(lambda a, w: F.log_softmax(a, dim) * w, [a, w])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy(reduction, rng):
+    logits, t = rng.standard_normal((5, 4)) * 2, np.array([0, 3, 3, 1, 2])
+    res = assert_engines_agree(lambda x, t: F.cross_entropy(x, t, reduction=reduction),
+                               [logits, t])
+    assert res["scalar"][1][1] is None  # labels get no gradient
+
+
+def test_cross_entropy_seed004(rng):
+    logits, t = np.array([[4.0, 3.9], [5.0, 3.9], [6.0, 3.9], [10.0, 3.9]]), np.zeros(4, int)
+    res = assert_engines_agree(lambda x, t: F.cross_entropy(x, t, reduction="none"), [logits, t])
+    assert res["tensor"][0] == pytest.approx(0.6444 + 0.2873 + 0.1155 + 0.0022, abs=2e-4)
+
+
+def test_small_network(rng):
+    x, t = rng.standard_normal((3, 4)), np.array([1, 0, 2])
+    w1, w2 = rng.standard_normal((5, 4)), rng.standard_normal((3, 5))
+
+    def net(x, w1, w2, t):
+        return F.cross_entropy(F.linear(F.relu(F.linear(x, w1)), w2), t) + F.mse_loss(
+            F.tanh(x), F.sigmoid(x))
+
+    assert_engines_agree(net, [x, w1, w2, t])
+
+
+def test_disagreement_is_reported(rng):
+    # The helper itself: a function that differs between the engines must fail.
+    def fn(a):
+        return a * 2.0 if isinstance(a, np.ndarray) else a * 2.001
+
+    with pytest.raises(AssertionError, match="disagree"):
+        assert_engines_agree(fn, [rng.standard_normal(3)])

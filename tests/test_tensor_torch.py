@@ -1,0 +1,188 @@
+"""PyTorch as a witness: forward values and gradients of every op, float64, random inputs.
+
+Skipped cleanly when PyTorch is not installed.
+"""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _pos(r, s):
+    return r.uniform(0.3, 2.0, s)
+
+
+def _nonzero(r, s):
+    return r.uniform(0.3, 2.0, s) * r.choice([-1.0, 1.0], s)
+
+
+def _normal(r, s):
+    return r.standard_normal(s)
+
+
+def _distinct(r, s):
+    n = int(np.prod(s))
+    return (r.permutation(n) * 0.1).reshape(s) - 0.05 * n
+
+
+def _clip_safe(r, s):
+    return _nonzero(r, s) * 1.5 + np.where(r.random(s) > 0.5, 0.6, -0.6)
+
+
+# name: (minigrad fn, torch fn, [input generator and shape], extra integer inputs)
+T = torch
+LABELS = np.array([2, 0, 1, 1])
+OPS = {
+    "add": (lambda a, b: a + b, lambda a, b: a + b, [(_normal, (3, 1, 4)), (_normal, (2, 1))]),
+    "sub": (lambda a, b: a - b, lambda a, b: a - b, [(_normal, (2, 3)), (_normal, (3,))]),
+    "mul": (lambda a, b: a * b, lambda a, b: a * b, [(_normal, (4, 1)), (_normal, (1, 3))]),
+    "div": (lambda a, b: a / b, lambda a, b: a / b, [(_normal, (2, 3)), (_nonzero, (2, 1))]),
+    "pow": (lambda a, b: a ** b, lambda a, b: a ** b, [(_pos, (2, 3)), (_normal, (3,))]),
+    "pow_number": (lambda a: a ** 3, lambda a: a ** 3, [(_normal, (2, 3))]),
+    "rpow": (lambda a: 2.0 ** a, lambda a: 2.0 ** a, [(_normal, (2, 3))]),
+    "rsub_rdiv": (lambda a: (1.0 - a) + 2.0 / a, lambda a: (1.0 - a) + 2.0 / a,
+                  [(_nonzero, (3,))]),
+    "neg": (lambda a: -a, lambda a: -a, [(_normal, (2, 3))]),
+    "exp": (lambda a: a.exp(), T.exp, [(_normal, (2, 3))]),
+    "log": (lambda a: a.log(), T.log, [(_pos, (2, 3))]),
+    "sqrt": (lambda a: a.sqrt(), T.sqrt, [(_pos, (2, 3))]),
+    "sin": (lambda a: a.sin(), T.sin, [(_normal, (2, 3))]),
+    "cos": (lambda a: a.cos(), T.cos, [(_normal, (2, 3))]),
+    "tanh": (lambda a: a.tanh(), T.tanh, [(_normal, (2, 3))]),
+    "sigmoid": (lambda a: a.sigmoid(), T.sigmoid, [(_normal, (2, 3))]),
+    "relu": (lambda a: a.relu(), T.relu, [(_nonzero, (2, 3))]),
+    "abs": (lambda a: a.abs(), T.abs, [(_nonzero, (2, 3))]),
+    "clip": (lambda a: a.clip(-0.5, 0.5), lambda a: a.clamp(-0.5, 0.5), [(_clip_safe, (3, 4))]),
+    "maximum": (mg.maximum, T.maximum, [(_distinct, (3, 4)), (_normal, (4,))]),
+    "sum": (lambda a: a.sum(), T.sum, [(_normal, (2, 3))]),
+    "sum_dim": (lambda a: a.sum((0, 2), keepdim=True), lambda a: a.sum((0, 2), keepdim=True),
+                [(_normal, (2, 3, 4))]),
+    "mean": (lambda a: a.mean(1), lambda a: a.mean(1), [(_normal, (2, 3, 4))]),
+    "mean_all": (lambda a: a.mean(), T.mean, [(_normal, (2, 3))]),
+    "max_dim": (lambda a: a.max(1), lambda a: a.max(1).values, [(_distinct, (3, 4))]),
+    "max_keepdim": (lambda a: a.max(-1, keepdim=True), lambda a: a.amax(-1, keepdim=True),
+                    [(_distinct, (2, 3, 4))]),
+    "max_all": (lambda a: a.max(), T.max, [(_distinct, (3, 4))]),
+    "min_dim": (lambda a: a.min(0), lambda a: a.min(0).values, [(_distinct, (3, 4))]),
+    "matmul": (lambda a, b: a @ b, T.matmul, [(_normal, (3, 4)), (_normal, (4, 2))]),
+    "matmul_batched": (lambda a, b: a @ b, T.matmul,
+                       [(_normal, (2, 1, 3, 4)), (_normal, (5, 4, 2))]),
+    "matmul_vec_mat": (lambda a, b: a @ b, T.matmul, [(_normal, (4,)), (_normal, (2, 4, 3))]),
+    "matmul_mat_vec": (lambda a, b: a @ b, T.matmul, [(_normal, (2, 3, 4)), (_normal, (4,))]),
+    "matmul_dot": (lambda a, b: a @ b, T.matmul, [(_normal, (4,)), (_normal, (4,))]),
+    "reshape": (lambda a: a.reshape(4, -1), lambda a: a.reshape(4, -1), [(_normal, (2, 3, 4))]),
+    "view": (lambda a: a.view(6, 4), lambda a: a.reshape(6, 4), [(_normal, (2, 3, 4))]),
+    "flatten": (lambda a: a.flatten(1), lambda a: a.flatten(1), [(_normal, (2, 3, 4))]),
+    "transpose": (lambda a: a.transpose(0, 2), lambda a: a.transpose(0, 2),
+                  [(_normal, (2, 3, 4))]),
+    "permute": (lambda a: a.permute(2, 0, 1), lambda a: a.permute(2, 0, 1),
+                [(_normal, (2, 3, 4))]),
+    "T": (lambda a: a.T, lambda a: a.T, [(_normal, (3, 4))]),
+    "squeeze": (lambda a: a.squeeze(), lambda a: a.squeeze(), [(_normal, (1, 3, 1, 2))]),
+    "squeeze_dim": (lambda a: a.squeeze(2), lambda a: a.squeeze(2), [(_normal, (1, 3, 1, 2))]),
+    "unsqueeze": (lambda a: a.unsqueeze(-2), lambda a: a.unsqueeze(-2), [(_normal, (3, 2))]),
+    "expand": (lambda a: a.expand(4, 3, 2), lambda a: a.expand(4, 3, 2), [(_normal, (3, 1))]),
+    "getitem_slices": (lambda a: a[1:, ::2], lambda a: a[1:, ::2], [(_normal, (3, 5))]),
+    "getitem_int": (lambda a: a[-1, 2], lambda a: a[-1, 2], [(_normal, (3, 5))]),
+    "getitem_repeated": (lambda a: a[[0, 2, 0, 0]], lambda a: a[[0, 2, 0, 0]],
+                         [(_normal, (3, 5))]),
+    "getitem_arrays": (lambda a: a[np.array([1, 1, 0]), np.array([4, 4, 2])],
+                       lambda a: a[[1, 1, 0], [4, 4, 2]], [(_normal, (3, 5))]),
+    "getitem_mask": (lambda a: a[np.array([True, False, True])],
+                     lambda a: a[torch.tensor([True, False, True])], [(_normal, (3, 5))]),
+    "cat": (lambda a, b: mg.cat([a, b, a], 1), lambda a, b: T.cat([a, b, a], 1),
+            [(_normal, (2, 3)), (_normal, (2, 1))]),
+    "stack": (lambda a, b: mg.stack([a, b], 1), lambda a, b: T.stack([a, b], 1),
+              [(_normal, (2, 3)), (_normal, (2, 3))]),
+    "where": (lambda a, b: mg.where(mg.tensor([[True], [False]]), a, b),
+              lambda a, b: T.where(T.tensor([[True], [False]]), a, b),
+              [(_normal, (2, 3)), (_normal, (3,))]),
+    "F.relu": (F.relu, TF.relu, [(_nonzero, (2, 3))]),
+    "F.sigmoid": (F.sigmoid, T.sigmoid, [(_normal, (2, 3))]),
+    "F.tanh": (F.tanh, T.tanh, [(_normal, (2, 3))]),
+    "F.softmax": (lambda a: F.softmax(a, -1), lambda a: TF.softmax(a, -1),
+                  [(_normal, (3, 4))]),
+    "F.softmax_dim1": (lambda a: F.softmax(a, 1), lambda a: TF.softmax(a, 1),
+                       [(_normal, (2, 3, 4))]),
+    "F.log_softmax": (lambda a: F.log_softmax(a, 0), lambda a: TF.log_softmax(a, 0),
+                      [(_normal, (3, 4))]),
+    "F.linear": (F.linear, TF.linear, [(_normal, (5, 3)), (_normal, (2, 3)), (_normal, (2,))]),
+    "F.linear_3d": (F.linear, TF.linear,
+                    [(_normal, (2, 5, 3)), (_normal, (2, 3)), (_normal, (2,))]),
+    "F.cross_entropy": (lambda a: F.cross_entropy(a, LABELS),
+                        lambda a: TF.cross_entropy(a, torch.tensor(LABELS)),
+                        [(_normal, (4, 3))]),
+    "F.cross_entropy_sum": (lambda a: F.cross_entropy(a, LABELS, reduction="sum"),
+                            lambda a: TF.cross_entropy(a, torch.tensor(LABELS), reduction="sum"),
+                            [(_normal, (4, 3))]),
+    "F.cross_entropy_none": (
+        lambda a: F.cross_entropy(a, LABELS, reduction="none"),
+        lambda a: TF.cross_entropy(a, torch.tensor(LABELS), reduction="none"),
+        [(_normal, (4, 3))]),
+    "F.nll_loss": (lambda a: F.nll_loss(F.log_softmax(a, -1), LABELS),
+                   lambda a: TF.nll_loss(TF.log_softmax(a, -1), torch.tensor(LABELS)),
+                   [(_normal, (4, 3))]),
+    "F.mse_loss": (F.mse_loss, TF.mse_loss, [(_normal, (3, 4)), (_normal, (3, 4))]),
+    "F.mse_loss_sum": (lambda a, b: F.mse_loss(a, b, "sum"),
+                       lambda a, b: TF.mse_loss(a, b, reduction="sum"),
+                       [(_normal, (3, 4)), (_normal, (3, 4))]),
+    "F.conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+                 lambda x, w, b: TF.conv2d(x, w, b, stride=2, padding=1),
+                 [(_normal, (2, 3, 7, 6)), (_normal, (4, 3, 3, 2)), (_normal, (4,))]),
+    "F.conv2d_plain": (F.conv2d, TF.conv2d, [(_normal, (1, 2, 5, 5)), (_normal, (3, 2, 2, 2))]),
+    "F.max_pool2d": (lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2),
+                     [(_distinct, (2, 3, 6, 5))]),
+    "F.max_pool2d_overlap": (lambda x: F.max_pool2d(x, 3, 1), lambda x: TF.max_pool2d(x, 3, 1),
+                             [(_distinct, (1, 2, 5, 5))]),
+    "F.avg_pool2d": (lambda x: F.avg_pool2d(x, (2, 3), 1),
+                     lambda x: TF.avg_pool2d(x, (2, 3), 1), [(_normal, (2, 3, 5, 6))]),
+    "F.conv1d": (lambda x, w: F.conv1d(x, w, padding=1), lambda x, w: TF.conv1d(x, w, padding=1),
+                 [(_normal, (2, 3, 7)), (_normal, (4, 3, 3))]),
+}
+
+
+def run_minigrad(fn, arrays, w):
+    xs = [mg.tensor(a, dtype="float64", requires_grad=True) for a in arrays]
+    out = fn(*xs)
+    (out * mg.tensor(w, dtype="float64")).sum().backward()
+    return out.numpy(), [x.grad.numpy() for x in xs]
+
+
+def run_torch(fn, arrays, w):
+    xs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    out = fn(*xs)
+    (out * torch.tensor(w, dtype=torch.float64)).sum().backward()
+    return out.detach().numpy(), [x.grad.numpy() for x in xs]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_against_torch(name, seed):
+    ours, theirs, gens = OPS[name]
+    r = np.random.default_rng(seed)
+    arrays = [gen(r, shape) for gen, shape in gens]
+    with torch.no_grad():
+        shape = theirs(*[torch.tensor(a) for a in arrays]).shape
+    w = r.standard_normal(tuple(shape))
+    out, grads = run_minigrad(ours, arrays, w)
+    t_out, t_grads = run_torch(theirs, arrays, w)
+    assert out.shape == t_out.shape
+    np.testing.assert_allclose(out, t_out, rtol=1e-10, atol=1e-12)
+    for i, (g, tg) in enumerate(zip(grads, t_grads)):
+        assert g.shape == tg.shape, f"input {i}"
+        np.testing.assert_allclose(g, tg, rtol=1e-10, atol=1e-12, err_msg=f"input {i}")
+
+
+def test_every_listed_op_is_compared():
+    listed = " ".join(OPS)
+    for op in ["add", "sub", "mul", "div", "pow", "neg", "matmul", "exp", "log", "sqrt", "tanh",
+               "sigmoid", "relu", "abs", "clip", "sum", "mean", "max", "min", "reshape", "view",
+               "flatten", "transpose", "permute", "T", "squeeze", "unsqueeze", "getitem", "cat",
+               "stack", "where", "F.softmax", "F.log_softmax", "F.linear", "F.cross_entropy",
+               "F.mse_loss", "F.nll_loss", "F.conv2d", "F.max_pool2d", "F.avg_pool2d"]:
+        assert op in listed, op
