@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 TORCH_THREADS = 2
+SETTLE_SECONDS = 0.02
 
 
 def import_torch():
@@ -30,6 +31,9 @@ def compare(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
             number: int = 1) -> dict[str, float]:
     """Median seconds per call of each function (``number`` calls per timed repeat).
 
+    Interleaved: each repeat times every function once (after a pause and one untimed call),
+    so a slow phase of the machine hits all of them alike.
+
     A function that raises is reported (traceback printed) and left out of the result; the
     others go on being timed.
     """
@@ -45,6 +49,12 @@ def compare(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
     times: dict[str, list[float]] = {name: [] for name in live}
     for _ in range(repeats):
         for name, fn in live.items():
+            # Switching libraries is not free: numpy's OpenBLAS threads and torch's OpenMP
+            # threads spin for a while after their last call and steal the 2 cores from the
+            # next contender (measured: torch's 512 matmul 6x slower right after numpy's). A
+            # pause lets them park, an untimed call wakes this contender's own threads.
+            time.sleep(SETTLE_SECONDS)
+            fn()
             t0 = time.perf_counter()
             for _ in range(number):
                 fn()

@@ -50,6 +50,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def loadavg() -> str:
+    """The 1/5/15-minute load averages: above the core count, other work skews the figures."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def environment() -> dict:
     import numpy as np
     env = {
@@ -63,6 +71,7 @@ def environment() -> dict:
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "blas": [],
+        "loadavg_start": loadavg(),
     }
     torch = import_torch()
     if torch is not None:
@@ -89,6 +98,8 @@ def header(env: dict) -> str:
         f"date:      {env['date']}",
         f"cpu:       {env['cpu']} ({env['cores']} logical cores)",
         f"versions:  python {env['python']}, numpy {env['numpy']}, torch {env['torch'] or '-'}",
+        f"load:      {env['loadavg_start']} (1/5/15 min; above {env['cores']} means other "
+        f"work competes for the cores)",
         f"threads:   torch {env['torch_threads'] or '-'} (set_num_threads({TORCH_THREADS}))",
         f"env:       OPENBLAS_CORETYPE {unset('OPENBLAS_CORETYPE')}; "
         f"OPENBLAS_L2_SIZE {unset('OPENBLAS_L2_SIZE')}",
@@ -136,6 +147,8 @@ def main(argv=None) -> int:
         print(f"({time.perf_counter() - t0:.0f} s)\n", flush=True)
         results["groups"][name] = {"title": title, "rows": rows}
     results["seconds"] = time.perf_counter() - t_all
+    results["environment"]["loadavg_end"] = loadavg()
+    print(f"load at the end: {results['environment']['loadavg_end']}")
     Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"results written to {args.json} ({results['seconds']:.0f} s in all)")
     return 0

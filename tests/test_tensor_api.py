@@ -628,8 +628,7 @@ def test_cross_entropy_with_huge_logits(dtype):
     assert np.isfinite(F.log_softmax(mg.tensor(logits, dtype=dtype), 0).numpy()[0, 0])
 
 
-@pytest.mark.parametrize("fn", ["cross_entropy", "cross_entropy_grad", "log_softmax",
-                                "softmax"])
+@pytest.mark.parametrize("fn", ["cross_entropy", "cross_entropy_grad", "log_softmax", "softmax"])
 def test_float32_log_softmax_keeps_precision_at_large_logits(fn):
     # x - (max + log sum) would keep only ~1e-3 of precision at 1e4 in float32:
     # the kernels must subtract the max first, (x - max) - log sum (as torch does).

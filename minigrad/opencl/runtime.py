@@ -107,7 +107,6 @@ def devices() -> list[DeviceInfo]:
         pairs = _all_devices()
     except OpenCLUnavailable:
         return []
-    cl = _cl()
     out = []
     for i, (p, d) in enumerate(pairs):
         out.append(DeviceInfo(

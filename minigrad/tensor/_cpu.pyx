@@ -64,18 +64,6 @@ def tanh_back(const floating[::1] y, const floating[::1] g, floating[::1] out):
 
 # ---- softmax and cross-entropy (rows of a 2-D array) ----------------------------------------
 
-cdef inline floating _row_logsumexp(const floating[:, ::1] x, Py_ssize_t r) noexcept nogil:
-    # Subtracting the row max first keeps e^x finite for logits of any size.
-    cdef Py_ssize_t j, c = x.shape[1]
-    cdef floating m = x[r, 0], s = 0
-    for j in range(1, c):
-        if x[r, j] > m:
-            m = x[r, j]
-    for j in range(c):
-        s = s + (exp(x[r, j] - m) if floating is double else expf(x[r, j] - m))
-    return m + (log(s) if floating is double else logf(s))
-
-
 def log_softmax(const floating[:, ::1] x, floating[:, ::1] out):
     """out = (x - max) - log sum e^(x - max): the subtraction of the max comes first, so large
     logits keep full precision."""
@@ -95,12 +83,22 @@ def log_softmax(const floating[:, ::1] x, floating[:, ::1] out):
 
 
 def softmax(const floating[:, ::1] x, floating[:, ::1] out):
+    """out = e^(x - max) / sum e^(x - max), dividing by the sum rather than subtracting its log
+    from a large number."""
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
-    cdef floating lse
+    cdef floating m, s, e
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
-        lse = _row_logsumexp(x, i)
+        m = x[i, 0]
+        for j in range(1, c):
+            if x[i, j] > m:
+                m = x[i, j]
+        s = 0
         for j in range(c):
-            out[i, j] = exp(x[i, j] - lse) if floating is double else expf(x[i, j] - lse)
+            e = exp(x[i, j] - m) if floating is double else expf(x[i, j] - m)
+            out[i, j] = e
+            s = s + e
+        for j in range(c):
+            out[i, j] = out[i, j] / s
 
 
 def softmax_back(const floating[:, ::1] y, const floating[:, ::1] g, floating[:, ::1] out):

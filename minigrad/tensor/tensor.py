@@ -325,7 +325,7 @@ def backprop(root: Tensor, g) -> None:
                 continue
             prev = grads.get(id(p))
             # Sum over paths: the multivariate chain rule.
-            grads[id(p)] = pg if prev is None else t._be.add(prev, pg)
+            grads[id(p)] = pg if prev is None else p._be.add(prev, pg)
 
 
 def _store_grad(t: Tensor, g) -> None:
@@ -381,7 +381,8 @@ class Function:
         needs = needs and is_grad_enabled()
         ctx.needs_grad = needs
         out = ctx.forward(*arrays, **kwargs)
-        t = Tensor._make(out, be, needs)
+        # ctx.be, not be: a Function may move data to another backend (ToDevice).
+        t = Tensor._make(out, ctx.be, needs)
         if needs:
             ctx.inputs = inputs
             t._ctx = ctx
