@@ -183,7 +183,7 @@ def draw_graph(root, path, title):
             xp, yp = pos[id(p)]
             ax.annotate("", xy=(x0 - 0.75, y0), xytext=(xp + 0.75, yp),
                         arrowprops=dict(arrowstyle="->", color="gray", lw=1.5))
-            ax.text((x0 + xp) / 2, (y0 + yp) / 2 + 0.15, n.op, ha="center", fontsize=9,
+            ax.text((x0 + xp) / 2, (y0 + yp) / 2 + 0.15, n.module(), ha="center", fontsize=9,
                     color="tab:blue")
         ax.text(x0, y0, f"{n.label or ''}\ndata {n.data:.4g}\ngrad {n.grad:.4g}", ha="center",
                 va="center", fontsize=9, family="monospace",

@@ -111,7 +111,9 @@ class Pow(Function):
         a, b = self.a, self.b
         ga = gb = None
         if self.needs_input_grad(0):
-            ga = be.sum_to(be.mul(g, be.mul(b, be.pow(a, be.sub(b, 1.0)))), _shape(a))
+            # A constant exponent is a Python number: b - 1 is plain arithmetic, not an op.
+            bm1 = b - 1.0 if isinstance(b, float) else be.sub(b, 1.0)
+            ga = be.sum_to(be.mul(g, be.mul(be.pow(a, bm1), b)), _shape(a))
         if self.needs_input_grad(1):
             pos = be.gt(a, 0.0)
             loga = be.log(be.where(pos, a, 1.0))

@@ -113,6 +113,10 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, device: str = "cpu"):
         be = _backend(device)
         arr = _to_array(data, dtype)
+        if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
+            # Like torch.tensor: a copy, so updating the tensor (an optimizer step) never
+            # changes the caller's array. from_numpy() is the sharing constructor.
+            arr = arr.copy()
         if requires_grad and arr.dtype not in _FLOATS:
             raise TypeError(f"only float tensors can require gradients, got dtype {arr.dtype}")
         self.data = arr if be is _cpu_backend else be.asarray(np.ascontiguousarray(arr))
@@ -426,7 +430,9 @@ def from_numpy(a: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A Tensor with the numpy array's dtype (shares memory on the CPU)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy array, got {type(a).__name__}")
-    return Tensor(a, requires_grad=requires_grad, dtype=a.dtype)
+    t = Tensor(a[:0].reshape(0) if a.size else a, requires_grad=False, dtype=a.dtype)
+    t.data = a
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def zeros(*shape, dtype=None, requires_grad=False, device="cpu") -> Tensor:
