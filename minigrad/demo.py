@@ -43,8 +43,9 @@ def run_demo(epochs: int = 8, out: str = "minigrad_out", progress: bool = True) 
     written.append(ckpt)
 
     _section("3. three engines, one CNN step (conv, relu, pool, linear, cross-entropy)")
-    from .check import _cnn_step, agreement_table, engines_available, format_table
     import numpy as np
+
+    from .check import _cnn_step, agreement_table, engines_available, format_table
     from .data import load_digits
     engines = engines_available()
     if "opencl" not in engines:

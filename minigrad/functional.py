@@ -124,7 +124,7 @@ def log_softmax(x, dim: int = -1):
     return x.log_softmax(dim)
 
 
-# ---- layers ---------------------------------------------------------------------------------------
+# ---- layers --------------------------------------------------------------------------------------
 
 
 def linear(x, weight, bias=None):
@@ -147,7 +147,7 @@ def linear(x, weight, bias=None):
     return y if x.ndim == 2 else y.reshape(*lead, weight.shape[0])
 
 
-# ---- losses -----------------------------------------------------------------------------------------
+# ---- losses --------------------------------------------------------------------------------------
 
 
 def _targets(targets, n: int, c: int, name: str) -> np.ndarray:
@@ -231,7 +231,7 @@ def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002 - torch's na
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-# ---- convolution and pooling ------------------------------------------------------------------------
+# ---- convolution and pooling ---------------------------------------------------------------------
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 import minigrad
 import minigrad.functional as F
-from minigrad import nn, optim
+from minigrad import optim
 from minigrad.opencl import runtime
 from minigrad.testing import assert_engines_agree
 

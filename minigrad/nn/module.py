@@ -112,7 +112,7 @@ class Module:
                     p.grad = p.grad.to(device)
         return self
 
-    # ---- state -------------------------------------------------------------------------------------
+    # ---- state -----------------------------------------------------------------------------------
 
     def state_dict(self) -> OrderedDict:
         """Name -> numpy array copy of every parameter."""
@@ -142,7 +142,7 @@ class Module:
             p.data = arr.copy() if p.device == "cpu" else p._be.asarray(
                 np.ascontiguousarray(arr))
 
-    # ---- printing ----------------------------------------------------------------------------------
+    # ---- printing --------------------------------------------------------------------------------
 
     def extra_repr(self) -> str:
         return ""

@@ -22,7 +22,8 @@ Number = int | float
 
 
 class Scalar:
-    """A scalar node: ``data`` (its value), ``grad`` (d root / d node after ``backward``), ``label``.
+    """A scalar node: ``data`` (its value), ``grad`` (d root / d node after ``backward``) and
+    ``label``.
 
     >>> x = Scalar(-4.499, label="x")
     >>> f = 2 / (-x).exp().sin()

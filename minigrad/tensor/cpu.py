@@ -272,7 +272,7 @@ def conv2d_back_weight(g, x, w_shape, stride, padding, cols=None, g_rows=None):
     return (gr @ cols.T).reshape(w_shape)
 
 
-# ---- pooling --------------------------------------------------------------------------------------
+# ---- pooling -------------------------------------------------------------------------------------
 
 
 def max_pool2d(x, kernel, stride):
@@ -307,7 +307,7 @@ def avg_pool2d_back(g, x_shape, kernel, stride):
     return dx
 
 
-# ---- in-place updates ------------------------------------------------------------------------------
+# ---- in-place updates ----------------------------------------------------------------------------
 
 
 def accumulate(dst, src):

@@ -137,7 +137,7 @@ class Maximum(Function):
         return ga, gb
 
 
-# ---- unary (the rule book, vectorised) ------------------------------------------------------------
+# ---- unary (the rule book, vectorised) -----------------------------------------------------------
 
 
 class Neg(Function):
@@ -410,7 +410,7 @@ def _add_inplace(y, b):
     return y
 
 
-# ---- shape ------------------------------------------------------------------------------------------
+# ---- shape ---------------------------------------------------------------------------------------
 
 
 class Reshape(Function):
@@ -504,7 +504,7 @@ class Where(Function):
                 be.sum_to(be.where(self.cond, 0.0, g), self.sb))
 
 
-# ---- softmax and losses -----------------------------------------------------------------------------
+# ---- softmax and losses --------------------------------------------------------------------------
 
 
 def _to_rows(be, x, dim):
@@ -606,7 +606,7 @@ class NLLLoss(Function):
         return out, None
 
 
-# ---- convolution and pooling ---------------------------------------------------------------------------
+# ---- convolution and pooling ---------------------------------------------------------------------
 
 
 class Conv2d(Function):
