@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 TORCH_THREADS = 2
-SETTLE_SECONDS = 0.02
+SETTLE_SECONDS = 0.1   # OpenBLAS threads spin ~2^28 cycles (~0.1 s) before they sleep
 
 
 def import_torch():

@@ -104,6 +104,12 @@ def header(env: dict) -> str:
         f"env:       OPENBLAS_CORETYPE {unset('OPENBLAS_CORETYPE')}; "
         f"OPENBLAS_L2_SIZE {unset('OPENBLAS_L2_SIZE')}",
     ]
+    try:
+        if float(env["loadavg_start"].split()[0]) > (env["cores"] or 1):
+            lines.append("WARNING:   the load is above the core count: other work is running, "
+                         "absolute figures are unreliable (ratios less so); rerun when idle")
+    except ValueError:
+        pass
     if isinstance(env["blas"], str):
         lines.append(f"blas:      {env['blas']}")
     for p in env["blas"]:

@@ -7,6 +7,7 @@ or vector width, so they exercise every padded launch and masked store.
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,11 @@ def test_build_error_carries_the_build_log():
 
 
 def _run_python(code, **env):
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    # Run outside the source tree, so the child imports the same minigrad as this process (the
+    # installed wheel under ./run test; PYTHONPATH, if the caller set one, is inherited).
+    full_env = {**os.environ, **env}
     return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, cwd=tempfile.gettempdir())
 
 
 def test_nonexistent_device_gives_a_clear_error():

@@ -4,6 +4,7 @@ two engines, training steps included."""
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -102,7 +103,7 @@ def test_data_stays_on_device_and_mixing_devices_is_an_error():
 
 def test_minigrad_check_passes_on_all_three():
     r = subprocess.run([sys.executable, "-m", "minigrad.cli", "check"], capture_output=True,
-                       text=True, timeout=300)
+                       text=True, timeout=300, cwd=tempfile.gettempdir())
     assert r.returncode == 0, r.stdout + r.stderr
     assert "opencl" in r.stdout and " NO" not in r.stdout
 

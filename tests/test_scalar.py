@@ -3,6 +3,7 @@
 import math
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -249,7 +250,7 @@ def test_expression_parser_rejects_unknown_things():
 
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "minigrad.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=tempfile.gettempdir())
 
 
 def test_cli_trace_prints_forward_and_backward():
