@@ -20,7 +20,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 if __package__ in (None, ""):                   # run as a script: make "benchmarks" importable
-    sys.path.insert(0, str(HERE.parent))
+    # appended, not prepended: an installed minigrad (./run bench) must win over the source tree
+    sys.path.append(str(HERE.parent))
     __package__ = "benchmarks"                  # noqa: A001
 
 from benchmarks.bench_conv import bench_conv  # noqa: E402

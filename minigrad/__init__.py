@@ -18,6 +18,7 @@ from .tensor import (
     enable_grad,
     from_numpy,
     full,
+    get_num_threads,
     is_grad_enabled,
     manual_seed,
     matmul,
@@ -27,6 +28,7 @@ from .tensor import (
     ones_like,
     rand,
     randn,
+    set_num_threads,
     stack,
     tensor,
     where,
@@ -53,6 +55,7 @@ def __getattr__(name):
 __all__ = [
     "Scalar", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "randn", "rand", "arange", "manual_seed", "no_grad", "enable_grad",
-    "is_grad_enabled", "cat", "stack", "where", "matmul", "maximum", "functional", "rules",
+    "is_grad_enabled", "set_num_threads", "get_num_threads", "cat", "stack", "where", "matmul",
+    "maximum", "functional", "rules",
     "scalar", "nn", "optim", "data", "testing", "opencl", "save", "load",
 ]

@@ -10,6 +10,7 @@ Every kernel trusts its inputs: shapes, dtypes and index ranges are validated by
 wraparound) are set once in setup.py; build with ``MINIGRAD_DEBUG=1`` to turn the checks back on.
 """
 
+cimport openmp
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt, fabs, expf, logf, sqrtf, tanh, tanhf
 
@@ -17,35 +18,65 @@ ctypedef fused floating:
     float
     double
 
-# Below this many elements a parallel region costs more than it saves.
+# When a parallel region pays. Elementwise and optimizer kernels are memory-bound: a second
+# thread gains little below ~1M elements, while the idle OpenMP threads it leaves behind keep
+# spinning (libgomp's default when another library, e.g. torch, loaded it first) and slow the next
+# BLAS call. Measured: an MLP step went from 0.8 ms to 8 ms with torch imported. Gathers and
+# scatters (im2col, col2im, pooling) do more work per element and go parallel earlier.
 cdef enum:
-    PAR_MIN = 32768
+    PAR_MIN_ELEMENTWISE = 1048576
+    PAR_MIN_GATHER = 131072
+
+
+# One thread by default. numpy's OpenBLAS keeps its worker threads spinning for a while after
+# every call; a parallel region that starts then must wait for a core the spinner holds, and on
+# this project's 2-core machines the CNN step was as fast on one thread as on two, and twice as
+# fast next to torch. set_num_threads(n) opts in where more cores make it pay.
+cdef int _nthreads = 1
+
+
+def set_num_threads(int n):
+    """Threads for the parallel kernels (0: OpenMP's default, OMP_NUM_THREADS or all cores)."""
+    global _nthreads
+    _nthreads = n if n > 0 else 0
+
+
+def get_num_threads():
+    return _nthreads if _nthreads > 0 else openmp.omp_get_max_threads()
 
 
 cdef inline int _threads(Py_ssize_t n) noexcept nogil:
-    return 1 if n < PAR_MIN else 0   # 0: OpenMP's default (OMP_NUM_THREADS or all cores)
+    if n < PAR_MIN_ELEMENTWISE:
+        return 1
+    return _nthreads if _nthreads > 0 else openmp.omp_get_max_threads()
+
+
+cdef inline int _gthreads(Py_ssize_t n) noexcept nogil:
+    if n < PAR_MIN_GATHER:
+        return 1
+    return _nthreads if _nthreads > 0 else openmp.omp_get_max_threads()
 
 
 # ---- activations -----------------------------------------------------------------------------
 
 def sigmoid(const floating[::1] x, floating[::1] out):
-    """out = 1 / (1 + e^-x), branching on the sign so that e^|x| never overflows."""
+    """out = 1 / (1 + e^-x) as s = 1/(1 + e^-|x|), then s or 1 - s by the sign: e^-|x| never
+    overflows, and both sides are computed so the choice is a select, not a branch (random signs
+    would mispredict half the time)."""
     cdef Py_ssize_t i, n = x.shape[0]
-    cdef floating z
+    cdef floating z, s
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
-        if x[i] >= 0:
-            z = exp(-x[i]) if floating is double else expf(-x[i])
-            out[i] = 1 / (1 + z)
-        else:
-            z = exp(x[i]) if floating is double else expf(x[i])
-            out[i] = z / (1 + z)
+        z = exp(-fabs(x[i])) if floating is double else expf(-fabs(x[i]))
+        s = 1 / (1 + z)
+        out[i] = s if x[i] >= 0 else z * s
 
 
 def relu_back(const floating[::1] x, const floating[::1] g, floating[::1] out):
-    """out = g * [x > 0]  (rules.relu_back, times the upstream gradient)"""
+    """out = g * [x > 0]  (rules.relu_back, times the upstream gradient). A multiply by the
+    comparison, not a branch: the loop vectorises and random signs cost nothing."""
     cdef Py_ssize_t i, n = x.shape[0]
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
-        out[i] = g[i] if x[i] > 0 else 0
+        out[i] = g[i] * (x[i] > 0)
 
 
 def sigmoid_back(const floating[::1] y, const floating[::1] g, floating[::1] out):
@@ -163,14 +194,37 @@ def cross_entropy_back(const floating[:, ::1] probs, const long long[::1] t,
 # image, the input pixel that filter tap (c, i, j) sees there (0 in the padding). Then
 # conv = W(O, C*kh*kw) @ cols, one large GEMM. x may be any strided view (no copy needed).
 
-def im2col(const floating[:, :, :, :] x, floating[:, ::1] cols, int kh, int kw, int sh, int sw,
+cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    # b > 0; C division truncates toward zero, so negative a needs its own case.
+    return (a + b - 1) // b if a >= 0 else -((-a) // b)
+
+
+cdef inline Py_ssize_t _lo(int j, int sw, int pw) noexcept nogil:
+    # first output column whose input column b*sw + j - pw is >= 0
+    cdef Py_ssize_t v = _ceil_div(pw - j, sw)
+    return v if v > 0 else 0
+
+
+cdef inline Py_ssize_t _hi(int j, int sw, int pw, Py_ssize_t W, Py_ssize_t ow) noexcept nogil:
+    # one past the last output column whose input column is < W
+    cdef Py_ssize_t v = _ceil_div(W - j + pw, sw)
+    return v if v < ow else ow
+
+
+def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] cols, int kh, int kw, int sh, int sw,
            int ph, int pw, int oh, int ow):
+    # The valid column range of each tap is computed once per row, so the inner loop is a plain
+    # (for stride 1, contiguous) copy with no per-element bounds test.
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t R = C * kh * kw, r, c, i, j, n, a, b, col, hi, wi
-    for r in prange(R, nogil=True, schedule="static", num_threads=_threads(R * N * oh * ow)):
+    cdef Py_ssize_t R = C * kh * kw, r, c, i, j, n, a, b, col, hi, lo, up
+    for r in prange(R, nogil=True, schedule="static", num_threads=_gthreads(R * N * oh * ow)):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
+        lo = _lo(j, sw, pw)
+        up = _hi(j, sw, pw, W, ow)
+        if up < lo:
+            up = lo
         for n in range(N):
             col = n * oh * ow
             for a in range(oh):
@@ -179,12 +233,12 @@ def im2col(const floating[:, :, :, :] x, floating[:, ::1] cols, int kh, int kw, 
                     for b in range(ow):
                         cols[r, col + b] = 0
                 else:
-                    for b in range(ow):
-                        wi = b * sw + j - pw
-                        if wi < 0 or wi >= W:
-                            cols[r, col + b] = 0
-                        else:
-                            cols[r, col + b] = x[n, c, hi, wi]
+                    for b in range(lo):
+                        cols[r, col + b] = 0
+                    for b in range(lo, up):
+                        cols[r, col + b] = x[n, c, hi, b * sw + j - pw]
+                    for b in range(up, ow):
+                        cols[r, col + b] = 0
                 col = col + ow
 
 
@@ -195,22 +249,22 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int k
     Parallel over (image, channel) planes: different taps of one channel land on the same pixel,
     so each thread owns whole planes and no two threads write the same element."""
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
-    cdef Py_ssize_t p, n, c, i, j, r, a, b, col, hi, wi
+    cdef Py_ssize_t p, n, c, i, j, r, a, b, col, hi, lo, up
     for p in prange(N * C, nogil=True, schedule="static",
-                    num_threads=_threads(N * C * kh * kw * oh * ow)):
+                    num_threads=_gthreads(N * C * kh * kw * oh * ow)):
         n = p // C
         c = p % C
         for i in range(kh):
             for j in range(kw):
                 r = (c * kh + i) * kw + j
+                lo = _lo(j, sw, pw)
+                up = _hi(j, sw, pw, W, ow)
                 col = n * oh * ow
                 for a in range(oh):
                     hi = a * sh + i - ph
                     if hi >= 0 and hi < H:
-                        for b in range(ow):
-                            wi = b * sw + j - pw
-                            if wi >= 0 and wi < W:
-                                dx[n, c, hi, wi] += cols[r, col + b]
+                        for b in range(lo, up):
+                            dx[n, c, hi, b * sw + j - pw] += cols[r, col + b]
                     col = col + ow
 
 
@@ -218,28 +272,34 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int k
 
 def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int[:, :, :, ::1] idx,
                int kh, int kw, int sh, int sw):
-    """out = max over each window; idx = flat index (h * W + w) of the arg-max (first max wins)."""
+    """out = max over each window; idx = flat index (h * W + w) of the arg-max (first max wins).
+
+    Taps are the outer loops and output columns the inner one: each inner iteration compares one
+    window's running max with one new tap, independently of its neighbours, so the comparison
+    compiles to selects rather than unpredictable branches."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
-    cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j, h0, w0
-    cdef floating m, v
-    cdef int best
-    for p in prange(N * C, nogil=True, schedule="static", num_threads=_threads(N * C * oh * ow)):
+    cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j, r
+    cdef floating v, m
+    cdef int cand
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
         c = p % C
         for a in range(oh):
-            h0 = a * sh
+            r = a * sh
             for b in range(ow):
-                w0 = b * sw
-                m = x[n, c, h0, w0]
-                best = <int>(h0 * W + w0)
-                for i in range(kh):
-                    for j in range(kw):
-                        v = x[n, c, h0 + i, w0 + j]
-                        if v > m:
-                            m = v
-                            best = <int>((h0 + i) * W + w0 + j)
-                out[n, c, a, b] = m
-                idx[n, c, a, b] = best
+                out[n, c, a, b] = x[n, c, r, b * sw]
+                idx[n, c, a, b] = <int>(r * W + b * sw)
+            for i in range(kh):
+                r = a * sh + i
+                for j in range(kw):
+                    if i == 0 and j == 0:
+                        continue
+                    for b in range(ow):
+                        v = x[n, c, r, b * sw + j]
+                        m = out[n, c, a, b]
+                        cand = <int>(r * W + b * sw + j)
+                        idx[n, c, a, b] = cand if v > m else idx[n, c, a, b]
+                        out[n, c, a, b] = v if v > m else m
 
 
 def max_pool2d_back(const floating[:, :, :, :] g, const int[:, :, :, ::1] idx,
@@ -248,7 +308,7 @@ def max_pool2d_back(const floating[:, :, :, :] g, const int[:, :, :, ::1] idx,
     arg-max; overlapping windows add up."""
     cdef Py_ssize_t N = g.shape[0], C = g.shape[1], oh = g.shape[2], ow = g.shape[3]
     cdef Py_ssize_t W = dx.shape[2], p, n, c, a, b, k
-    for p in prange(N * C, nogil=True, schedule="static", num_threads=_threads(N * C * oh * ow)):
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
         c = p % C
         for a in range(oh):
@@ -262,7 +322,7 @@ def avg_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int kh,
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
     cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j
     cdef floating s, inv = 1.0 / (kh * kw)
-    for p in prange(N * C, nogil=True, schedule="static", num_threads=_threads(N * C * oh * ow)):
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
         c = p % C
         for a in range(oh):
@@ -279,7 +339,7 @@ def avg_pool2d_back(const floating[:, :, :, :] g, floating[:, :, :, ::1] dx, int
     cdef Py_ssize_t N = g.shape[0], C = g.shape[1], oh = g.shape[2], ow = g.shape[3]
     cdef Py_ssize_t p, n, c, a, b, i, j
     cdef floating v, inv = 1.0 / (kh * kw)
-    for p in prange(N * C, nogil=True, schedule="static", num_threads=_threads(N * C * oh * ow)):
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
         c = p % C
         for a in range(oh):

@@ -11,13 +11,37 @@ import os
 
 import numpy as np
 
-# Our OpenMP threads and numpy's OpenBLAS threads share the cores; with libgomp's default
-# (spinning) wait policy each pool burns the cores the other needs, and a small training step was
-# measured 9x slower. Sleeping idle threads cost nothing measurable. Must be set before libgomp
-# loads (with _cpu); a user's own setting wins.
+# If a user opts in to parallel kernels (minigrad.set_num_threads), idle OpenMP threads should
+# sleep rather than spin on the cores numpy's BLAS needs next. libgomp reads this once, when it
+# loads; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import _cpu  # noqa: E402 - the compiled module is required: no silent fallback
+
+
+def _keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks up to 32 MB in the heap instead of returning them to the OS.
+
+    A training step allocates and frees the same multi-megabyte arrays (activations, im2col
+    columns, gradients) every time. By default glibc maps each large block fresh and unmaps it on
+    free, so every step pays a page fault per 4 KB page it touches: measured, 40% of the
+    worksheet-4 CNN step and the same share of the digits step. Keeping them is what a caching
+    allocator does; the cost is that the process holds on to freed memory (up to 512 MB before it
+    trims). Set MINIGRAD_MALLOC_TUNING=0 to leave malloc alone. Returns whether it was applied.
+    """
+    if os.environ.get("MINIGRAD_MALLOC_TUNING", "1") == "0":
+        return False
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+        return bool(libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)) and bool(
+            libc.mallopt(m_trim_threshold, 512 * 1024 * 1024))
+    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): nothing to tune
+        return False
+
+
+malloc_tuned = _keep_freed_memory()
 
 name = "cpu"
 
@@ -232,7 +256,7 @@ def _im2col(x, kh, kw, stride, padding):
     oh = conv_out_size(h, kh, stride[0], padding[0])
     ow = conv_out_size(w, kw, stride[1], padding[1])
     cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    _cpu.im2col(x, cols, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
+    _cpu.im2col(_c(x), cols, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
     return cols, oh, ow
 
 
@@ -243,8 +267,9 @@ def conv2d(x, w, b, stride, padding, return_cols=False):
     y = _c(w).reshape(o, -1) @ cols  # (O, N*OH*OW): one GEMM for the whole batch
     if b is not None:
         y += b.reshape(o, 1)
-    # (O, N, OH, OW) viewed as (N, O, OH, OW): no copy; the next kernels take strided input.
-    y = y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+    # (O, N, OH, OW) -> (N, O, OH, OW). One copy here saves one in every kernel downstream
+    # (activation, its backward, pooling), which would otherwise each make the view contiguous.
+    y = np.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
     return (y, cols) if return_cols else y
 
 
