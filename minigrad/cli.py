@@ -69,8 +69,7 @@ def _cmd_devices(args) -> int:
     if not runtime.available():
         print(runtime.why_unavailable(), file=sys.stderr)
         return 1
-    for d in runtime.devices():
-        print(d)
+    print(runtime.format_devices())
     return 0
 
 
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     t.set_defaults(fn=_cmd_trace)
 
     d = sub.add_parser("demo", help="scalar trace, CNN training, three-engine agreement")
-    d.add_argument("--epochs", type=int, default=8)
+    d.add_argument("--epochs", type=int, default=10)
     d.add_argument("--out", default="minigrad_out", help="folder for the demo's outputs")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(fn=_cmd_demo)

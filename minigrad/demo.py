@@ -11,7 +11,7 @@ def _section(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(0, 70 - len(title)))
 
 
-def run_demo(epochs: int = 8, out: str = "minigrad_out", progress: bool = True) -> int:
+def run_demo(epochs: int = 10, out: str = "minigrad_out", progress: bool = True) -> int:
     t0 = time.perf_counter()
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)

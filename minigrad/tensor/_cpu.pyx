@@ -95,16 +95,22 @@ def tanh_back(const floating[::1] y, const floating[::1] g, floating[::1] out):
 
 # ---- softmax and cross-entropy (rows of a 2-D array) ----------------------------------------
 
+cdef inline floating _row_max(const floating[:, ::1] x, Py_ssize_t i) noexcept nogil:
+    # Subtracting the row max before exp keeps e^x finite for logits of any size.
+    cdef Py_ssize_t j
+    cdef floating m = x[i, 0]
+    for j in range(1, x.shape[1]):
+        m = x[i, j] if x[i, j] > m else m
+    return m
+
+
 def log_softmax(const floating[:, ::1] x, floating[:, ::1] out):
     """out = (x - max) - log sum e^(x - max): the subtraction of the max comes first, so large
     logits keep full precision."""
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
     cdef floating m, s, ls
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
-        m = x[i, 0]
-        for j in range(1, c):
-            if x[i, j] > m:
-                m = x[i, j]
+        m = _row_max(x, i)
         s = 0
         for j in range(c):
             s = s + (exp(x[i, j] - m) if floating is double else expf(x[i, j] - m))
@@ -119,10 +125,7 @@ def softmax(const floating[:, ::1] x, floating[:, ::1] out):
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
     cdef floating m, s, e
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
-        m = x[i, 0]
-        for j in range(1, c):
-            if x[i, j] > m:
-                m = x[i, j]
+        m = _row_max(x, i)
         s = 0
         for j in range(c):
             e = exp(x[i, j] - m) if floating is double else expf(x[i, j] - m)
@@ -165,10 +168,7 @@ def cross_entropy(const floating[:, ::1] x, const long long[::1] t, floating[::1
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
     cdef floating m, s, e
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
-        m = x[i, 0]
-        for j in range(1, c):
-            if x[i, j] > m:
-                m = x[i, j]
+        m = _row_max(x, i)
         s = 0
         for j in range(c):
             e = exp(x[i, j] - m) if floating is double else expf(x[i, j] - m)
