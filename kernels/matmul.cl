@@ -14,13 +14,14 @@
  *                   in local memory, and each work-item accumulates WORK_M x WORK_N elements of C
  *                   in registers. Local size (TILE_N / WORK_N, TILE_M / WORK_M).
  *   matmul_blocked  for CPUs (PoCL): no local memory (on a CPU it is just more cache traffic);
- *                   each work-item keeps a BLOCK_M x 32 block of C in 16-wide vector registers
- *                   and streams A and B from panels packed by pack_a / pack_b so that every
- *                   load in the inner loop is contiguous and no bounds check is needed.
- *                   gid0 = 32-column panel of C, gid1 = BLOCK_M-row block of C.
+ *                   each work-item keeps a BLOCK_M x 32 block of C in 16-wide vector registers,
+ *                   reads A in place and B in 32-column panels (packed by pack_b unless B can
+ *                   be read as it is), so no bounds check is needed in the inner loop.
+ *                   gid0 = BLOCK_M-row block of C, gid1 = 32-column panel of C.
  *
  * Sizes need not be multiples of anything: the tiled kernel zero-fills out-of-range tile
- * elements, the packing kernels zero-pad the panels, and every store is masked.
+ * elements, pack_b zero-pads B's panels, the blocked kernel clamps A's rows, and every store
+ * is masked.
  *
  * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
  */
@@ -51,8 +52,8 @@ typedef float16 real16;
 #define WORK_N 4
 #endif
 
-/* BLOCK_M rows of A are packed side by side; 4 matches the real4 load of the inner loop. */
-#define BLOCK_M 4
+/* matmul_blocked: each work-item computes a BLOCK_M x PANEL_N block of C (see there). */
+#define BLOCK_M 8
 #define PANEL_N 32
 
 /* ---- naive -------------------------------------------------------------------------------- */
@@ -135,19 +136,6 @@ void matmul_tiled(__global real *C, __global const real *A, __global const real 
 
 /* ---- blocked (CPU) ------------------------------------------------------------------------ */
 
-/* Ap[b][q][k][r] = op(A)[b][q * BLOCK_M + r][k], zero for rows >= M.
- * gid0 = k (so an untransposed A is read along its rows), gid1 = row i of the padded M,
- * gid2 = batch. The global size in dimension 1 must be exactly the padded M. */
-__kernel void pack_a(__global real *Ap, __global const real *A, const int M, const int K,
-                     const int a_batch, const int a_row, const int a_col)
-{
-    const int k = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
-    const int Mp = get_global_size(1);
-    if (k >= K) return;
-    const real v = i < M ? A[(long)b * a_batch + (long)i * a_row + (long)k * a_col] : (real)0;
-    Ap[(((long)b * (Mp / BLOCK_M) + i / BLOCK_M) * K + k) * BLOCK_M + i % BLOCK_M] = v;
-}
-
 /* Bp[b][p][k][c] = op(B)[b][k][p * PANEL_N + c], zero for columns >= N.
  * gid0 = column j of the padded N, gid1 = k, gid2 = batch. The global size must be exactly
  * (padded N, K, batch): the kernel reads the padding from it. */
@@ -160,38 +148,65 @@ __kernel void pack_b(__global real *Bp, __global const real *B, const int N, con
     Bp[(((long)b * (Np / PANEL_N) + j / PANEL_N) * K + k) * PANEL_N + j % PANEL_N] = v;
 }
 
-/* One work-item: C[b][4q .. 4q+3][32p .. 32p+31] = sum_k Ap[b][q][k][:] (x) Bp[b][p][k][:].
- * 8 accumulators of 16 lanes + 2 B vectors + broadcast A scalars fit the 32 vector registers of
- * AVX-512 (and spill only mildly with 16 AVX2 registers). */
-__kernel void matmul_blocked(__global real *C, __global const real *Ap, __global const real *Bp,
+/* One work-item: C[b][BLOCK_M q .. BLOCK_M q + BLOCK_M-1][32p .. 32p+31] = op(A) rows (x) B panel.
+ *
+ * A is read in place through its strides: each step of k broadcasts one scalar per row, and a
+ * broadcast load costs the same from any address, so packing A (a whole extra pass over it)
+ * bought nothing. Rows past M are clamped to row M-1 (valid memory; their results are never
+ * stored), so the inner loop has no bounds checks.
+ *
+ * B is a "panel source": row k of panel p of batch b starts at
+ *     Bs[b * bs_batch + p * bs_panel + k * bs_row]
+ * and holds PANEL_N contiguous values. The host points it either at a packed copy (pack_b:
+ * bs_row = PANEL_N) or, when op(B) is untransposed and N is a multiple of PANEL_N, straight at B
+ * (bs_panel = PANEL_N, bs_row = ldb): no packing pass at all.
+ *
+ * gid0 = row block q, gid1 = panel p: consecutive work-items (run back to back on one core by
+ * PoCL) share the B panel, which then stays in cache while the small A blocks stream; with the
+ * other order every work-item streamed a different panel and all of B went through the cache
+ * once per row block.
+ *
+ * BLOCK_M = 8: 16 accumulators of 16 lanes + 2 B vectors + a broadcast fit the 32 AVX-512
+ * registers, and each B vector loaded feeds 8 FMAs (4 before), halving cache traffic per flop. */
+__kernel void matmul_blocked(__global real *C, __global const real *A, __global const real *Bs,
                              const int M, const int N, const int K,
+                             const int a_batch, const int a_row, const int a_col,
+                             const int bs_batch, const int bs_panel, const int bs_row,
                              const int a_blocks, const int b_panels)
 {
-    const int p = get_global_id(0), q = get_global_id(1), b = get_global_id(2);
+    const int q = get_global_id(0), p = get_global_id(1), b = get_global_id(2);
     if (p >= b_panels || q >= a_blocks) return;
-    __global const real4 *a = (__global const real4 *)(Ap + ((long)b * a_blocks + q) * K * BLOCK_M);
-    __global const real16 *bp =
-        (__global const real16 *)(Bp + ((long)b * b_panels + p) * K * PANEL_N);
-    real16 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
-    for (int k = 0; k < K; ++k) {
-        const real16 b0 = bp[2 * k], b1 = bp[2 * k + 1];
-        const real4 av = a[k];
-        c00 = mad((real16)av.s0, b0, c00);  c01 = mad((real16)av.s0, b1, c01);
-        c10 = mad((real16)av.s1, b0, c10);  c11 = mad((real16)av.s1, b1, c11);
-        c20 = mad((real16)av.s2, b0, c20);  c21 = mad((real16)av.s2, b1, c21);
-        c30 = mad((real16)av.s3, b0, c30);  c31 = mad((real16)av.s3, b1, c31);
+    const int i0 = q * BLOCK_M;
+    __global const real *ar[BLOCK_M];
+    for (int r = 0; r < BLOCK_M; ++r)
+        ar[r] = A + (long)b * a_batch + (long)min(i0 + r, M - 1) * a_row;
+    __global const real *bs = Bs + (long)b * bs_batch + (long)p * bs_panel;
+    real16 acc0[BLOCK_M], acc1[BLOCK_M];
+    for (int r = 0; r < BLOCK_M; ++r) {
+        acc0[r] = 0;
+        acc1[r] = 0;
     }
-    const int i0 = q * BLOCK_M, j0 = p * PANEL_N;
+    for (int k = 0; k < K; ++k) {
+        __global const real *brow = bs + (long)k * bs_row;
+        const real16 b0 = vload16(0, brow), b1 = vload16(1, brow);
+        const long ko = (long)k * a_col;
+#pragma unroll
+        for (int r = 0; r < BLOCK_M; ++r) {
+            const real av = ar[r][ko];
+            acc0[r] = mad((real16)av, b0, acc0[r]);
+            acc1[r] = mad((real16)av, b1, acc1[r]);
+        }
+    }
+    const int j0 = p * PANEL_N;
     __global real *c = C + ((long)b * M + i0) * N + j0;
-    real16 rows[BLOCK_M][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
     for (int r = 0; r < BLOCK_M && i0 + r < M; ++r) {
         if (j0 + PANEL_N <= N) {
-            vstore16(rows[r][0], 0, c + (long)r * N);
-            vstore16(rows[r][1], 0, c + (long)r * N + 16);
+            vstore16(acc0[r], 0, c + (long)r * N);
+            vstore16(acc1[r], 0, c + (long)r * N + 16);
         } else {
             real tmp[PANEL_N];
-            vstore16(rows[r][0], 0, tmp);
-            vstore16(rows[r][1], 1, tmp);
+            vstore16(acc0[r], 0, tmp);
+            vstore16(acc1[r], 1, tmp);
             for (int jj = 0; j0 + jj < N; ++jj) c[(long)r * N + jj] = tmp[jj];
         }
     }

@@ -38,9 +38,12 @@ def _pair(v, name: str) -> tuple[int, int]:
     return v
 
 
-def _check_tensor(x, name: str):
+def _check_tensor(x, name: str, floating: bool = False):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} expects a Tensor, got {type(x).__name__}")
+    if floating and x.dtype.kind != "f":
+        raise TypeError(f"{name} needs a float32 or float64 tensor, got dtype {x.dtype} "
+                        f"(convert with .float())")
 
 
 # ---- activations --------------------------------------------------------------------------------
@@ -110,7 +113,7 @@ def softmax(x, dim: int = -1):
         m = np.vectorize(lambda s: s.data, otypes=[float])(x).max(axis=dim, keepdims=True)
         e = np.exp(x - m)
         return e / e.sum(axis=dim, keepdims=True)
-    _check_tensor(x, "softmax")
+    _check_tensor(x, "softmax", floating=True)
     return x.softmax(dim)
 
 
@@ -120,7 +123,7 @@ def log_softmax(x, dim: int = -1):
         m = np.vectorize(lambda s: s.data, otypes=[float])(x).max(axis=dim, keepdims=True)
         z = x - m
         return z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
-    _check_tensor(x, "log_softmax")
+    _check_tensor(x, "log_softmax", floating=True)
     return x.log_softmax(dim)
 
 
@@ -245,7 +248,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
     if _is_scalars(x) or _is_scalars(weight):
         return _conv2d_scalars(x, weight, bias, stride, padding)
-    _check_tensor(x, "conv2d")
+    _check_tensor(x, "conv2d", floating=True)
     _check_conv(x.shape, weight.shape, None if bias is None else bias.shape, stride, padding)
     if x.dtype != weight.dtype:
         raise TypeError(f"conv2d: input dtype {x.dtype} != weight dtype {weight.dtype}")
@@ -323,7 +326,7 @@ def max_pool2d(x, kernel_size, stride=None):
     if _is_scalars(x):
         k, s = _pool_args(x.shape, kernel_size, stride, "max_pool2d")
         return _pool_scalars(x, k, s, lambda p: max(p.ravel(), key=lambda v: v.data))
-    _check_tensor(x, "max_pool2d")
+    _check_tensor(x, "max_pool2d", floating=True)
     k, s = _pool_args(x.shape, kernel_size, stride, "max_pool2d")
     return Fn.MaxPool2d.apply(x, kernel=k, stride=s)
 
@@ -333,7 +336,7 @@ def avg_pool2d(x, kernel_size, stride=None):
     if _is_scalars(x):
         k, s = _pool_args(x.shape, kernel_size, stride, "avg_pool2d")
         return _pool_scalars(x, k, s, lambda p: p.sum() / float(p.size))
-    _check_tensor(x, "avg_pool2d")
+    _check_tensor(x, "avg_pool2d", floating=True)
     k, s = _pool_args(x.shape, kernel_size, stride, "avg_pool2d")
     return Fn.AvgPool2d.apply(x, kernel=k, stride=s)
 

@@ -643,3 +643,36 @@ def test_float32_log_softmax_keeps_precision_at_large_logits(fn):
     else:
         out, want = F.softmax(logits, -1).numpy(), 0.5
     np.testing.assert_allclose(out, np.broadcast_to(want, out.shape), rtol=1e-6)
+
+
+# ---- edge cases found in review -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", [
+    lambda: F.conv2d(mg.ones(1, 1, 3, 3, dtype=np.int64), mg.ones(1, 1, 2, 2, dtype=np.int64)),
+    lambda: F.softmax(mg.arange(3)),
+    lambda: F.log_softmax(mg.arange(3)),
+    lambda: F.max_pool2d(mg.ones(1, 1, 4, 4, dtype=np.int64), 2),
+    lambda: F.avg_pool2d(mg.ones(1, 1, 4, 4, dtype=np.int64), 2),
+])
+def test_integer_tensors_to_float_kernels_name_the_dtype(call):
+    with pytest.raises(TypeError, match="int64"):
+        call()
+
+
+def test_cross_entropy_of_an_empty_batch_is_nan_like_torch():
+    x = mg.zeros(0, 3, requires_grad=True)
+    loss = F.cross_entropy(x, np.zeros(0, np.int64))
+    assert np.isnan(loss.item())
+
+
+def test_numpy_scalar_keeps_its_dtype():
+    assert mg.tensor(np.float64(1.5)).dtype == np.float64
+    assert mg.tensor(1.5).dtype == np.float32
+
+
+def test_tensor_copies_but_from_numpy_shares():
+    a = np.ones(3, np.float32)
+    t, s = mg.tensor(a), mg.from_numpy(a)
+    a[0] = 7
+    assert t.numpy()[0] == 1 and s.numpy()[0] == 7

@@ -536,6 +536,7 @@ def sum_to(g, shape):
 # ---- matmul ---------------------------------------------------------------------------------
 
 MATMUL_KERNELS = ("naive", "tiled", "blocked")
+_BLOCK_M, _PANEL_N = 8, 32     # BLOCK_M and PANEL_N of kernels/matmul.cl's blocked kernel
 
 
 def matmul_kernel_for(device=None, dtype=np.float32) -> str:
@@ -568,17 +569,21 @@ def _gemm(kernel, C, A, B, batch, M, N, K, a_strides, b_strides):
         k(_queue(), gsize, (threads, threads, 1), C.data, A.data, B.data, *ints,
           *map(_i, a_strides), *map(_i, b_strides))
     elif kernel == "blocked":
-        blocks, panels = -(-M // 4), -(-N // 32)
-        Ap = _empty((batch * blocks * 4 * K,), dtype)
-        Bp = _empty((batch * panels * 32 * K,), dtype)
+        bm, pn = _BLOCK_M, _PANEL_N
+        blocks, panels = -(-M // bm), -(-N // pn)
         q = _queue()
-        _kernel("matmul.cl", "pack_a", dtype)(q, (K, blocks * 4, batch), None, Ap.data, A.data,
-                                              _i(M), _i(K), *map(_i, a_strides))
-        _kernel("matmul.cl", "pack_b", dtype)(q, (panels * 32, K, batch), None, Bp.data, B.data,
-                                              _i(N), _i(K), *map(_i, b_strides))
+        b_batch, b_row, b_col = b_strides
+        if b_col == 1 and N % pn == 0:
+            # op(B) is B itself with whole panels: the kernel reads its rows in place.
+            Bs, bs = B, (b_batch, pn, b_row)
+        else:
+            Bs = _empty((batch * panels * pn * K,), dtype)
+            _kernel("matmul.cl", "pack_b", dtype)(q, (panels * pn, K, batch), None, Bs.data,
+                                                  B.data, _i(N), _i(K), *map(_i, b_strides))
+            bs = (panels * pn * K, K * pn, pn)
         _kernel("matmul.cl", "matmul_blocked", dtype)(
-            q, (panels, blocks, batch), None, C.data, Ap.data, Bp.data, *ints,
-            _i(blocks), _i(panels))
+            q, (blocks, panels, batch), None, C.data, A.data, Bs.data, *ints,
+            *map(_i, a_strides), *map(_i, bs), _i(blocks), _i(panels))
     else:
         raise ValueError(f"matmul: kernel must be None or one of {MATMUL_KERNELS}, got {kernel!r}")
     return C

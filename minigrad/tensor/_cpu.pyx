@@ -216,7 +216,7 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] cols, int kh, int kw
     # The valid column range of each tap is computed once per row, so the inner loop is a plain
     # (for stride 1, contiguous) copy with no per-element bounds test.
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t R = C * kh * kw, r, c, i, j, n, a, b, col, hi, lo, up
+    cdef Py_ssize_t R = C * kh * kw, r, c, i, j, n, a, b, col, hi, lo, up, off
     for r in prange(R, nogil=True, schedule="static", num_threads=_gthreads(R * N * oh * ow)):
         c = r // (kh * kw)
         i = (r // kw) % kh
@@ -235,8 +235,14 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] cols, int kh, int kw
                 else:
                     for b in range(lo):
                         cols[r, col + b] = 0
-                    for b in range(lo, up):
-                        cols[r, col + b] = x[n, c, hi, b * sw + j - pw]
+                    if sw == 1:
+                        # unit stride: a contiguous row copy the compiler vectorises
+                        off = j - pw
+                        for b in range(lo, up):
+                            cols[r, col + b] = x[n, c, hi, b + off]
+                    else:
+                        for b in range(lo, up):
+                            cols[r, col + b] = x[n, c, hi, b * sw + j - pw]
                     for b in range(up, ow):
                         cols[r, col + b] = 0
                 col = col + ow
@@ -249,7 +255,7 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int k
     Parallel over (image, channel) planes: different taps of one channel land on the same pixel,
     so each thread owns whole planes and no two threads write the same element."""
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
-    cdef Py_ssize_t p, n, c, i, j, r, a, b, col, hi, lo, up
+    cdef Py_ssize_t p, n, c, i, j, r, a, b, col, hi, lo, up, off
     for p in prange(N * C, nogil=True, schedule="static",
                     num_threads=_gthreads(N * C * kh * kw * oh * ow)):
         n = p // C
@@ -263,8 +269,13 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int k
                 for a in range(oh):
                     hi = a * sh + i - ph
                     if hi >= 0 and hi < H:
-                        for b in range(lo, up):
-                            dx[n, c, hi, b * sw + j - pw] += cols[r, col + b]
+                        if sw == 1:
+                            off = j - pw
+                            for b in range(lo, up):
+                                dx[n, c, hi, b + off] += cols[r, col + b]
+                        else:
+                            for b in range(lo, up):
+                                dx[n, c, hi, b * sw + j - pw] += cols[r, col + b]
                     col = col + ow
 
 

@@ -570,7 +570,8 @@ class CrossEntropy(Function):
         if reduction == "none":
             return loss
         s = be.sum(loss, None, False)
-        return be.mul(s, 1.0 / self.n) if reduction == "mean" else s
+        # The mean of no rows is NaN, as in numpy and PyTorch (not a ZeroDivisionError).
+        return be.mul(s, 1.0 / self.n if self.n else float("nan")) if reduction == "mean" else s
 
     def backward(self, g):
         be = self.be
@@ -579,7 +580,7 @@ class CrossEntropy(Function):
         else:
             gv = float(be.to_numpy(g).reshape(-1)[0])
             if self.reduction == "mean":
-                gv /= self.n
+                gv = gv / self.n if self.n else float("nan")
             grow = be.full((self.n,), gv, self.probs.dtype)
         return be.cross_entropy_back(self.probs, self.t, grow), None
 

@@ -342,11 +342,22 @@ def getitem(self, idx) -> Tensor:
 Tensor.__getitem__ = getitem
 
 
+def _float_only(t: Tensor, name: str) -> None:
+    if t.dtype.kind != "f":
+        raise TypeError(f"{name} needs a float32 or float64 tensor, got dtype {t.dtype}")
+    if t.ndim == 0:
+        raise ValueError(f"{name} needs at least one dimension")
+
+
 def softmax(self, dim: int = -1) -> Tensor:
+    """e^x / sum e^x over ``dim``, stable for any logit size."""
+    _float_only(self, "softmax")
     return Fn.Softmax.apply(self, dim=Fn._norm_axes(dim, self.ndim)[0])
 
 
 def log_softmax(self, dim: int = -1) -> Tensor:
+    """x - log sum e^x over ``dim``, stable for any logit size."""
+    _float_only(self, "log_softmax")
     return Fn.LogSoftmax.apply(self, dim=Fn._norm_axes(dim, self.ndim)[0])
 
 

@@ -79,6 +79,8 @@ def _to_array(data, dtype) -> np.ndarray:
         if arr.dtype == object:
             raise TypeError("cannot make a Tensor from an object array (Scalars?): use "
                             "numpy values, or minigrad.testing.to_scalars for the scalar engine")
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)  # a numpy scalar keeps its dtype, as torch.tensor does
     else:
         arr = np.asarray(data)
         if arr.dtype == object or arr.dtype.kind in "USV":
