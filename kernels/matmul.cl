@@ -137,15 +137,19 @@ void matmul_tiled(__global real *C, __global const real *A, __global const real 
 /* ---- blocked (CPU) ------------------------------------------------------------------------ */
 
 /* Bp[b][p][k][c] = op(B)[b][k][p * PANEL_N + c], zero for columns >= N.
- * gid0 = column j of the padded N, gid1 = k, gid2 = batch. The global size must be exactly
- * (padded N, K, batch): the kernel reads the padding from it. */
+ * gid0 = k, gid1 = panel p, gid2 = batch; a work-item writes one contiguous PANEL_N-row of the
+ * panel (one work-item per element spent more time on its index arithmetic than on copying). */
 __kernel void pack_b(__global real *Bp, __global const real *B, const int N, const int K,
                      const int b_batch, const int b_row, const int b_col)
 {
-    const int j = get_global_id(0), k = get_global_id(1), b = get_global_id(2);
-    const int Np = get_global_size(0);
-    const real v = j < N ? B[(long)b * b_batch + (long)k * b_row + (long)j * b_col] : (real)0;
-    Bp[(((long)b * (Np / PANEL_N) + j / PANEL_N) * K + k) * PANEL_N + j % PANEL_N] = v;
+    const int k = get_global_id(0), p = get_global_id(1), b = get_global_id(2);
+    if (k >= K) return;
+    const int panels = get_global_size(1);
+    __global const real *src = B + (long)b * b_batch + (long)k * b_row;
+    __global real *dst = Bp + (((long)b * panels + p) * K + k) * PANEL_N;
+    const int j0 = p * PANEL_N;
+    for (int c = 0; c < PANEL_N; ++c)
+        dst[c] = j0 + c < N ? src[(long)(j0 + c) * b_col] : (real)0;
 }
 
 /* One work-item: C[b][BLOCK_M q .. BLOCK_M q + BLOCK_M-1][32p .. 32p+31] = op(A) rows (x) B panel.
@@ -172,29 +176,36 @@ __kernel void matmul_blocked(__global real *C, __global const real *A, __global 
                              const int M, const int N, const int K,
                              const int a_batch, const int a_row, const int a_col,
                              const int bs_batch, const int bs_panel, const int bs_row,
-                             const int a_blocks, const int b_panels)
+                             const int a_blocks, const int b_panels, const int batch_sum)
 {
     const int q = get_global_id(0), p = get_global_id(1), b = get_global_id(2);
     if (p >= b_panels || q >= a_blocks) return;
     const int i0 = q * BLOCK_M;
-    __global const real *ar[BLOCK_M];
-    for (int r = 0; r < BLOCK_M; ++r)
-        ar[r] = A + (long)b * a_batch + (long)min(i0 + r, M - 1) * a_row;
-    __global const real *bs = Bs + (long)b * bs_batch + (long)p * bs_panel;
     real16 acc0[BLOCK_M], acc1[BLOCK_M];
     for (int r = 0; r < BLOCK_M; ++r) {
         acc0[r] = 0;
         acc1[r] = 0;
     }
-    for (int k = 0; k < K; ++k) {
-        __global const real *brow = bs + (long)k * bs_row;
-        const real16 b0 = vload16(0, brow), b1 = vload16(1, brow);
-        const long ko = (long)k * a_col;
+    /* C batch b = the sum over batch_sum consecutive operand batches (1: a plain product).
+     * conv2d's weight gradient sums its per-image products here, in registers, instead of
+     * writing a (batch, M, N) array and reducing it in a second pass. */
+    for (int bb = b * batch_sum; bb < (b + 1) * batch_sum; ++bb) {
+        __global const real *ar[BLOCK_M];
+        for (int r = 0; r < BLOCK_M; ++r)
+            ar[r] = A + (long)bb * a_batch + (long)min(i0 + r, M - 1) * a_row;
+        __global const real *bs = Bs + (long)bb * bs_batch + (long)p * bs_panel;
+        for (int k = 0; k < K; ++k) {
+            __global const real *brow = bs + (long)k * bs_row;
+            const real16 b0 = vload16(0, brow), b1 = vload16(1, brow);
+            const long ko = (long)k * a_col;
 #pragma unroll
-        for (int r = 0; r < BLOCK_M; ++r) {
-            const real av = ar[r][ko];
-            acc0[r] = mad((real16)av, b0, acc0[r]);
-            acc1[r] = mad((real16)av, b1, acc1[r]);
+            for (int r = 0; r < BLOCK_M; ++r) {
+                const real av = ar[r][ko];
+                /* fma, not mad: PoCL compiles mad to a separate multiply and add (it may),
+                 * which halves the peak of an FMA unit; fma is one vfmadd on AVX-512 / AVX2. */
+                acc0[r] = fma((real16)av, b0, acc0[r]);
+                acc1[r] = fma((real16)av, b1, acc1[r]);
+            }
         }
     }
     const int j0 = p * PANEL_N;

@@ -1,9 +1,10 @@
 /* 2-D max and average pooling (no padding) and their gradients.
  *
  * Layout: NCHW row-major; a "plane" is one (n, c) image of H x W, flattened. Forward kernels:
- * gid0 = output pixel oh * OW + ow, gid1 = plane. Backward kernels gather instead of
- * scatter-adding (overlapping windows would need float atomics): gid0 = input pixel h * W + w,
- * gid1 = plane, and each input pixel sums over the windows that contain it, which are
+ * gid0 = output pixel oh * OW + ow (max_pool2d: output row oh), gid1 = plane. Backward
+ * kernels gather instead of scatter-adding (overlapping windows would need float atomics):
+ * gid0 = input pixel h * W + w, gid1 = plane, and each input pixel sums over the windows that
+ * contain it, which are
  *   oh in [ceil((h - KH + 1) / SH), floor(h / SH)] clipped to [0, OH)
  * (max_pool2d_back is the exception, see there).
  *
@@ -24,24 +25,30 @@ inline int first_window(const int h, const int K, const int S)
     return h >= K - 1 ? (h - K + 1 + S - 1) / S : 0;
 }
 
-/* idx = arg-max as a flat index h * W + w into the plane; the first maximum wins. */
+/* idx = arg-max as a flat index h * W + w into the plane; the first maximum wins.
+ * gid0 = output row oh, gid1 = plane: a work-item does a whole output row, so no division per
+ * output pixel (those dominated on a CPU: 1.2 ms for a (64, 32, 24, 24) input). */
 __kernel void max_pool2d_kernel(__global real *y, __global int *idx, __global const real *x,
                                 const int H, const int W, const int KH, const int KW,
                                 const int SH, const int SW, const int OH, const int OW)
 {
-    const int p = get_global_id(0), plane = get_global_id(1);
-    if (p >= OH * OW) return;
-    const int h0 = (p / OW) * SH, w0 = (p % OW) * SW;
+    const int oh = get_global_id(0), plane = get_global_id(1);
+    if (oh >= OH) return;
+    const int h0 = oh * SH;
     __global const real *xp = x + (long)plane * H * W;
-    int best = h0 * W + w0;
-    real m = xp[best];
-    for (int ki = 0; ki < KH; ++ki)
-        for (int kj = 0; kj < KW; ++kj) {
-            const int at = (h0 + ki) * W + w0 + kj;
-            if (xp[at] > m) { m = xp[at]; best = at; }
-        }
-    y[(long)plane * OH * OW + p] = m;
-    idx[(long)plane * OH * OW + p] = best;
+    const long o = ((long)plane * OH + oh) * OW;
+    for (int ow = 0; ow < OW; ++ow) {
+        const int w0 = ow * SW;
+        int best = h0 * W + w0;
+        real m = xp[best];
+        for (int ki = 0; ki < KH; ++ki)
+            for (int kj = 0; kj < KW; ++kj) {
+                const int at = (h0 + ki) * W + w0 + kj;
+                if (xp[at] > m) { m = xp[at]; best = at; }
+            }
+        y[o + ow] = m;
+        idx[o + ow] = best;
+    }
 }
 
 /* dx[idx] += g, window by window. Scatter, but race-free without atomics: one work-item owns a

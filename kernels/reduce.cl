@@ -9,7 +9,9 @@
  *   get_group_id(0) = chunk, get_global_id(1) = row, get_local_id(0) = lane.
  * The lanes stride through the chunk (neighbouring lanes read neighbouring elements, which is
  * what a GPU wants) and then combine their partial results in local memory as a tree. The local
- * size must be a power of two.
+ * size must be a power of two in dimension 0. A work-group may hold several rows (local size
+ * in dimension 1 > 1, each with its own `width` of scratch): on a CPU, PoCL's per-group cost
+ * dominated one short row per group. Rows >= M (padding of the global size) store nothing.
  *
  * Names: the kernel of the library's op X is X_kernel, in every file (exp, log, pow, max, ...
  * are OpenCL C built-in functions, and a kernel named like one is silently dropped by PoCL).
@@ -30,27 +32,28 @@ typedef float real;
 
 #define REDUCE(name, COMBINE, IDENTITY)                                                        \
 __kernel void name##_kernel(__global real *out, __global const real *in, const int L,           \
-                   const int chunk, const int nchunks, __local real *scratch)                  \
+                   const int chunk, const int nchunks, __local real *scratch, const int M)     \
 {                                                                                              \
     const int lane = get_local_id(0);                                                          \
     const int width = get_local_size(0);                                                       \
     const int c = get_group_id(0);                                                             \
     const int row = get_global_id(1);                                                          \
+    __local real *s = scratch + get_local_id(1) * width;                                       \
     const int start = c * chunk;                                                               \
-    const int stop = min(start + chunk, L);                                                    \
+    const int stop = row < M ? min(start + chunk, L) : start;   /* padding rows: no reads */   \
     __global const real *x = in + (long)row * L;                                               \
     real acc = (IDENTITY);                                                                     \
     for (int k = start + lane; k < stop; k += width)                                           \
         acc = COMBINE(acc, x[k]);                                                              \
-    scratch[lane] = acc;                                                                       \
+    s[lane] = acc;                                                                             \
     barrier(CLK_LOCAL_MEM_FENCE);                                                              \
     for (int step = width / 2; step > 0; step /= 2) {                                          \
         if (lane < step)                                                                       \
-            scratch[lane] = COMBINE(scratch[lane], scratch[lane + step]);                      \
+            s[lane] = COMBINE(s[lane], s[lane + step]);                                        \
         barrier(CLK_LOCAL_MEM_FENCE);                                                          \
     }                                                                                          \
-    if (lane == 0)                                                                             \
-        out[(long)row * nchunks + c] = scratch[0];                                             \
+    if (lane == 0 && row < M)                                                                  \
+        out[(long)row * nchunks + c] = s[0];                                                   \
 }
 
 REDUCE(sum, ADD, 0)

@@ -617,29 +617,21 @@ class Conv2d(Function):
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         be = self.be
         self.x_shape, self.w, self.stride, self.padding = _shape(x), w, stride, padding
-        self.cols = self.x = None
-        if be.name == "cpu":
-            y, cols = be.conv2d(x, w, b, stride, padding, return_cols=True)
-            if self.needs_grad:
-                self.cols = cols  # reused by the weight gradient: no second im2col
-            return y
-        self.x = x
-        return be.conv2d(x, w, b, stride, padding)
+        y, cols = be.conv2d(x, w, b, stride, padding, return_cols=True)
+        # The weight gradient reuses the forward's columns: no second im2col.
+        self.cols = cols if self.needs_grad else None
+        return y
 
     def backward(self, g):
         be = self.be
         gx = gw = gb = None
-        kw = {}
-        if be.name == "cpu":
-            kw["g_rows"] = be._g_rows(g)
+        # The CPU backend shares one (O, N*OH*OW) copy of g between both gradients.
+        kw = {"g_rows": be._g_rows(g)} if be.name == "cpu" else {}
         if self.needs_input_grad(0):
             gx = be.conv2d_back_input(g, self.w, self.x_shape, self.stride, self.padding, **kw)
         if self.needs_input_grad(1):
-            if be.name == "cpu":
-                gw = be.conv2d_back_weight(g, None, _shape(self.w), self.stride, self.padding,
-                                           cols=self.cols, **kw)
-            else:
-                gw = be.conv2d_back_weight(g, self.x, _shape(self.w), self.stride, self.padding)
+            gw = be.conv2d_back_weight(g, None, _shape(self.w), self.stride, self.padding,
+                                       cols=self.cols, **kw)
         if len(self.inputs) > 2 and self.needs_input_grad(2):
             gb = be.sum(g, (0, 2, 3), False)
         return gx, gw, gb
