@@ -676,3 +676,10 @@ def test_tensor_copies_but_from_numpy_shares():
     t, s = mg.tensor(a), mg.from_numpy(a)
     a[0] = 7
     assert t.numpy()[0] == 1 and s.numpy()[0] == 7
+
+
+def test_tensor_of_a_tensor_is_a_copy():
+    a = mg.ones(3)
+    b = mg.tensor(a)
+    b.data[0] = 5
+    assert a.numpy()[0] == 1

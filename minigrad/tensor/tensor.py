@@ -115,9 +115,10 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, device: str = "cpu"):
         be = _backend(device)
         arr = _to_array(data, dtype)
-        if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
+        src = data.data if isinstance(data, Tensor) else data
+        if isinstance(src, np.ndarray) and np.may_share_memory(arr, src):
             # Like torch.tensor: a copy, so updating the tensor (an optimizer step) never
-            # changes the caller's array. from_numpy() is the sharing constructor.
+            # changes the caller's array or tensor. from_numpy() is the sharing constructor.
             arr = arr.copy()
         if requires_grad and arr.dtype not in _FLOATS:
             raise TypeError(f"only float tensors can require gradients, got dtype {arr.dtype}")
