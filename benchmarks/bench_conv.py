@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import compare, import_torch, ratio_of, row, run_case
+from .common import compare, import_torch, ratio_of, row, run_case, torch_train_step
 
 # (name, input shape, out channels, needs input grad): the worksheet-4 CNN's two convolutions.
 CONV_CASES = (
@@ -81,16 +81,7 @@ def cnn_step_fns(image_size: int, batch: int, device: str = "cpu", with_torch: b
     fns = {"minigrad": mg_step}
     if tmodel is not None:
         topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
-        px, py = torch.from_numpy(x), torch.from_numpy(y)
-
-        def torch_step():
-            topt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(tmodel(px), py)
-            loss.backward()
-            topt.step()
-            return loss.item()
-
-        fns["torch"] = torch_step
+        fns["torch"] = torch_train_step(torch, tmodel, topt, x, y)
     return fns
 
 

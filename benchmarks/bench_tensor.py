@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import compare, import_torch, ratio_of, row, run_case
+from .common import compare, import_torch, ratio_of, row, run_case, torch_train_step
 
 
 def bench_matmul(repeats: int, quick: bool) -> list[dict]:
@@ -65,16 +65,7 @@ def bench_mlp(repeats: int, quick: bool) -> list[dict]:
                 for tp, mp in zip(tmodel.parameters(), model.parameters()):
                     tp.copy_(torch.from_numpy(mp.numpy().copy()))
             topt = torch.optim.SGD(tmodel.parameters(), lr=0.01)
-            px, py = torch.from_numpy(x), torch.from_numpy(y)
-
-            def torch_step():
-                topt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(tmodel(px), py)
-                loss.backward()
-                topt.step()
-                return loss
-
-            fns["torch"] = torch_step
+            fns["torch"] = torch_train_step(torch, tmodel, topt, x, y)
         sec = compare(fns, repeats, warmup=3, number=5)
         ms = {k: v * 1e3 for k, v in sec.items()}
         r = ratio_of(ms.get("minigrad"), ms.get("torch"))

@@ -62,6 +62,20 @@ def compare(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
     return {name: float(np.median(ts)) for name, ts in times.items()}
 
 
+def torch_train_step(torch, model, opt, x: np.ndarray, y: np.ndarray) -> Callable[[], float]:
+    """A PyTorch training step (forward, cross-entropy, backward, update) on fixed numpy data,
+    the twin of the minigrad step each case times beside it."""
+    px, py = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(px), py)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
 def row(group: str, case: str, unit: str, minigrad=None, numpy=None, torch=None, ratio=None,
         ratio_kind: str = "", target: str = "-", met=None, note: str = "", **extra) -> dict:
     """One result: values in ``unit`` ("ms", "us" or "GFLOPS"); ``met`` True/False/None."""

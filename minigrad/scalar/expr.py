@@ -61,7 +61,7 @@ def parse(text: str, variables: dict[str, float]) -> tuple[Scalar, dict[str, Sca
                                       "(use + - * / **)")
             a, b = build(node.left), build(node.right)
             if not isinstance(a, Scalar) and not isinstance(b, Scalar):
-                return _const(getattr(a, meth)(b))
+                return float(getattr(a, meth)(b))
             if isinstance(a, Scalar):
                 return getattr(a, meth)(b)
             return getattr(b, meth.replace("__", "__r", 1))(a)
@@ -92,10 +92,6 @@ def parse(text: str, variables: dict[str, float]) -> tuple[Scalar, dict[str, Sca
         if n.label is None:
             n.label = next(names, None)
     return root, leaves
-
-
-def _const(v: float) -> float:
-    return float(v)
 
 
 def _src(node) -> str:

@@ -198,10 +198,6 @@ def matmul(a, b, trans_a=False, trans_b=False):
 # ---- softmax / cross-entropy ------------------------------------------------------------------
 
 
-def _float_kernel_ok(a):
-    return a.dtype == np.float32 or a.dtype == np.float64
-
-
 def softmax(x):
     x = _c(x)
     out = np.empty_like(x)

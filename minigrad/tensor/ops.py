@@ -326,8 +326,9 @@ def _check_index(self, idx):
         idx = tuple(i.numpy() if isinstance(i, Tensor) else i for i in idx)
     if isinstance(idx, list):
         idx = np.asarray(idx)
-    try:  # numpy validates ints, slices and arrays against the shape and names the problem
-        np.empty(self.shape, dtype=np.bool_)[idx]
+    try:  # numpy validates ints, slices and arrays against the shape and names the problem;
+        # a zero-stride view of the shape costs no memory, however large the tensor
+        np.broadcast_to(np.False_, self.shape)[idx]
     except IndexError as e:
         raise IndexError(f"index {idx!r} for a tensor of shape {self.shape}: {e}") from None
     return idx

@@ -265,7 +265,7 @@ class Tensor:
         arr = self.numpy()
         body = np.array2string(arr, separator=", ", precision=4, prefix="tensor(")
         extras = []
-        if self.dtype != _DEFAULT_FLOAT and self.dtype.kind == "f" or self.dtype.kind != "f":
+        if self.dtype != _DEFAULT_FLOAT:
             extras.append(f"dtype={self.dtype}")
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
@@ -480,13 +480,6 @@ def arange(start, end=None, step=1, dtype=None, device="cpu") -> Tensor:
     if dtype is None:
         dtype = np.int64 if a.dtype.kind in "iu" else _DEFAULT_FLOAT
     return Tensor(a, dtype=dtype, device=device)
-
-
-def as_tensor_like(x, like: Tensor) -> Tensor:
-    """A constant on ``like``'s device and dtype (for numbers and arrays mixed into ops)."""
-    if isinstance(x, Tensor):
-        return x
-    return Tensor(np.asarray(x, dtype=like.dtype), device=like.device)
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
