@@ -25,8 +25,8 @@ directives = {
 
 extensions = [
     Extension(
-        "minigrad.tensor._cpu",
-        ["minigrad/tensor/_cpu.pyx"],
+        "minigrad.backends._cpu",
+        ["minigrad/backends/_cpu.pyx"],
         include_dirs=[np.get_include()],
         # No -ffast-math: it re-associates (x - max) - log(sum) into x - (max + log(sum)), which
         # loses float32 precision for large logits. These two keep vectorisation without that.
@@ -41,15 +41,16 @@ setup(
         "minigrad",
         "minigrad.scalar",
         "minigrad.tensor",
+        "minigrad.backends",
+        "minigrad.backends.opencl",
         "minigrad.nn",
-        "minigrad.opencl",
         "minigrad.data",
         "minigrad.kernels",
     ],
     # The OpenCL sources live in the top-level kernels/ folder; installed, they become
     # minigrad/kernels/*.cl so a wheel finds them next to the code.
     package_dir={"minigrad.kernels": "kernels"},
-    package_data={"minigrad.kernels": ["*.cl"], "minigrad.tensor": ["*.pyx", "*.pxd"]},
+    package_data={"minigrad.kernels": ["*.cl", "*.h"], "minigrad.backends": ["*.pyx", "*.pxd"]},
     ext_modules=cythonize(extensions, compiler_directives=directives, annotate=False),
     zip_safe=False,
 )

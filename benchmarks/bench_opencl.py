@@ -93,7 +93,7 @@ def _conv_row(name, shape, out_ch, x_grad, repeats):
 
 
 def bench_opencl(repeats: int, quick: bool) -> list[dict]:
-    import minigrad.opencl.runtime as runtime
+    from minigrad.backends.opencl import runtime
     if not runtime.available():
         print("  OpenCL is not available on this machine: group skipped")
         return [row("opencl", "OpenCL unavailable", "ms", note="skipped")]

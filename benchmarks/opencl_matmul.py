@@ -20,7 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minigrad.opencl import backend, runtime  # noqa: E402
+from minigrad.backends import opencl as backend
+from minigrad.backends.opencl import runtime  # noqa: E402
 
 # The naive kernel runs at a few GFLOPS on a CPU: beyond this many flops it would take seconds.
 NAIVE_MAX_FLOPS = 2 * 512**3

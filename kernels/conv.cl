@@ -6,14 +6,9 @@
  * transpose after the GEMM. Padding is implicit (out-of-image taps read 0); PyTorch's
  * cross-correlation: input row = oh * SH - PH + ki.
  *
- * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
  */
-#ifdef REAL_IS_DOUBLE
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double real;
-#else
-typedef float real;
-#endif
+#include "real.h"
 
 /* One work-item per row of the column matrix's (oh) block: cols[n][r][oh * OW .. oh * OW + OW-1].
  * gid0 = output row oh, gid1 = column-matrix row r, gid2 = image n.

@@ -1,5 +1,6 @@
-/* Elementwise ops: unary maps, broadcasting binary maps, where, and the strided copy that
- * transpose and broadcast_to are made of.
+/* Elementwise kernels that are not rules of the rule book (those are generated from the rules:
+ * see rules.cl): comparisons into masks, where, clip, the in-place add of gradients, and the
+ * strided copies and gathers that transpose, broadcast_to, indexing and cat are made of.
  *
  * Layout: every output is a C-contiguous (row-major) array of n elements; get_global_id(0) is
  * the flat output index i (the host pads the global size up to the local size, so each kernel
@@ -15,55 +16,10 @@
  * Names: the kernel of the library's op X is X_kernel, in every file (exp, log, pow, max, ...
  * are OpenCL C built-in functions, and a kernel named like one is silently dropped by PoCL).
  *
- * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
  */
-#ifdef REAL_IS_DOUBLE
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double real;
-#else
-typedef float real;
-#endif
-
-/* Flat output index -> element offset of one operand. Dimension 0 needs no division: whatever
- * is left of the index after peeling the inner dimensions is its coordinate. */
-inline int offset_of(int i, const int ndim, const int8 shape8, const int8 stride8)
-{
-    int shape[8], stride[8];
-    vstore8(shape8, 0, shape);
-    vstore8(stride8, 0, stride);
-    int off = 0;
-    for (int d = ndim - 1; d > 0; --d) {
-        const int c = i % shape[d];
-        i /= shape[d];
-        off += c * stride[d];
-    }
-    return off + i * stride[0];
-}
-
-/* ---- unary: out[i] = f(a[i]), contiguous, same shape ------------------------------------ */
-
-#define UNARY(name, expr)                                                                      \
-__kernel void name##_kernel(__global real *out, __global const real *a, const int n)           \
-{                                                                                              \
-    const int i = get_global_id(0);                                                            \
-    if (i >= n) return;                                                                        \
-    const real x = a[i];                                                                       \
-    out[i] = (expr);                                                                           \
-}
-
-UNARY(neg, -x)
-UNARY(exp, exp(x))
-UNARY(log, log(x))
-UNARY(sqrt, sqrt(x))
-UNARY(sin, sin(x))
-UNARY(cos, cos(x))
-UNARY(tanh, tanh(x))
-/* exp of a non-positive number only, so no overflow for large |x|. */
-UNARY(sigmoid, x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)))
-UNARY(relu, x > 0 ? x : (real)0)
-UNARY(abs, fabs(x))
-/* Not OpenCL's sign(): numpy's sign keeps NaN as NaN. */
-UNARY(sign, x > 0 ? (real)1 : (x < 0 ? (real)-1 : x))
+#include "real.h"
+#include "index.h"
 
 __kernel void clip_kernel(__global real *out, __global const real *a, const int n,
                           const real lo, const real hi)
@@ -73,7 +29,7 @@ __kernel void clip_kernel(__global real *out, __global const real *a, const int 
     out[i] = fmin(fmax(a[i], lo), hi);     /* np.clip = minimum(maximum(a, lo), hi) */
 }
 
-__kernel void clip_back_kernel(__global real *out, __global const real *x, __global const real *g,
+__kernel void clip_vjp_kernel(__global real *out, __global const real *x, __global const real *g,
                                const int n, const real lo, const real hi)
 {
     const int i = get_global_id(0);
@@ -124,21 +80,12 @@ __kernel void name##_sv_kernel(__global real *out, const real x, __global const 
     out[i] = (expr);                                                                           \
 }
 
-BINARY(add, x + y)
-BINARY(sub, x - y)
-BINARY(mul, x * y)
-BINARY(div, x / y)
-BINARY(pow, pow(x, y))
-/* np.maximum / np.minimum propagate NaN, fmax / fmin would drop it. */
-BINARY(maximum, (x > y || isnan(x)) ? x : y)
-BINARY(minimum, (x < y || isnan(x)) ? x : y)
+/* 0/1 masks in the operands' dtype, for the backward passes of max/min. */
 BINARY(gt, x > y ? (real)1 : (real)0)
 BINARY(ge, x >= y ? (real)1 : (real)0)
 BINARY(eq, x == y ? (real)1 : (real)0)
-/* The local derivatives times the upstream gradient (x: input or output, y: gradient). */
-BINARY(relu_back, x > 0 ? y : (real)0)
-BINARY(sigmoid_back, y * x * (1 - x))
-BINARY(tanh_back, y * (1 - x * x))
+/* accumulate: dst += src, with src broadcast to dst */
+BINARY(add, x + y)
 
 __kernel void where_kernel(__global real *out, __global const real *cond,
                            __global const real *a, const real a_scalar,
@@ -154,12 +101,46 @@ __kernel void where_kernel(__global real *out, __global const real *cond,
         out[i] = b ? b[offset_of(i, ndim, shape, stride_b)] : b_scalar;
 }
 
-/* ---- strided copy: transpose and broadcast_to materialised contiguously ----------------- */
+/* ---- strided copies: transpose, broadcast_to, basic indexing and cat ------------------- */
 
+/* out[i] = a[off + strided(i)]: gather a strided view of a into a contiguous array */
 __kernel void copy_strided(__global real *out, __global const real *a, const int n,
-                           const int ndim, const int8 shape, const int8 stride_a)
+                           const int off, const int ndim, const int8 shape, const int8 stride_a)
 {
     const int i = get_global_id(0);
     if (i >= n) return;
-    out[i] = a[offset_of(i, ndim, shape, stride_a)];
+    out[i] = a[off + offset_of(i, ndim, shape, stride_a)];
+}
+
+/* out[off + strided(i)] = a[i]: write a contiguous array into a strided view of out (the view
+ * never repeats an element: basic slices, or a block of cat's output) */
+__kernel void copy_into(__global real *out, __global const real *a, const int n,
+                        const int off, const int ndim, const int8 shape, const int8 stride_out)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    out[off + offset_of(i, ndim, shape, stride_out)] = a[i];
+}
+
+/* ---- gather / scatter by an index array (advanced indexing) ---------------------------- */
+
+__kernel void gather_kernel(__global real *out, __global const real *a,
+                            __global const long *idx, const int n)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    out[i] = a[idx[i]];
+}
+
+/* out[target[j]] = sum of g[order[k]] for k in [start[j], start[j + 1]): the gradient of a
+ * gather, summed where an index repeats, without atomics (the host sorts the indices). */
+__kernel void scatter_add_kernel(__global real *out, __global const real *g,
+                                 __global const long *order, __global const long *start,
+                                 __global const long *target, const int m)
+{
+    const int j = get_global_id(0);
+    if (j >= m) return;
+    real s = 0;
+    for (long k = start[j]; k < start[j + 1]; ++k) s += g[order[k]];
+    out[target[j]] = s;
 }

@@ -23,18 +23,9 @@
  * elements, pack_b zero-pads B's panels, the blocked kernel clamps A's rows, and every store
  * is masked.
  *
- * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
  */
-#ifdef REAL_IS_DOUBLE
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double real;
-typedef double4 real4;
-typedef double16 real16;
-#else
-typedef float real;
-typedef float4 real4;
-typedef float16 real16;
-#endif
+#include "real.h"
 
 #ifndef TILE_M
 #define TILE_M 64

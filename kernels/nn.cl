@@ -10,14 +10,9 @@
  * Names: the kernel of the library's op X is X_kernel, in every file (exp, log, pow, max, ...
  * are OpenCL C built-in functions, and a kernel named like one is silently dropped by PoCL).
  *
- * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
  */
-#ifdef REAL_IS_DOUBLE
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double real;
-#else
-typedef float real;
-#endif
+#include "real.h"
 
 inline real row_max(__global const real *x, const int C)
 {
@@ -60,7 +55,7 @@ __kernel void log_softmax_kernel(__global real *ly, __global const real *x,
 }
 
 /* dx = y * (g - sum(g * y)) */
-__kernel void softmax_back_kernel(__global real *dx, __global const real *y, __global const real *g,
+__kernel void softmax_vjp_kernel(__global real *dx, __global const real *y, __global const real *g,
                                   const int N, const int C)
 {
     const int n = get_global_id(0);
@@ -72,7 +67,7 @@ __kernel void softmax_back_kernel(__global real *dx, __global const real *y, __g
 }
 
 /* dx = g - exp(ly) * sum(g) */
-__kernel void log_softmax_back_kernel(__global real *dx, __global const real *ly,
+__kernel void log_softmax_vjp_kernel(__global real *dx, __global const real *ly,
                                       __global const real *g, const int N, const int C)
 {
     const int n = get_global_id(0);
@@ -103,7 +98,7 @@ __kernel void cross_entropy_kernel(__global real *loss, __global real *probs,
 }
 
 /* dx = (probs - onehot(t)) * g[n] */
-__kernel void cross_entropy_back_kernel(__global real *dx, __global const real *probs,
+__kernel void cross_entropy_vjp_kernel(__global real *dx, __global const real *probs,
                                         __global const int *targets, const int targets_are_long,
                                         __global const real *g, const int N, const int C)
 {

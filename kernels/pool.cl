@@ -11,14 +11,9 @@
  * Names: the kernel of the library's op X is X_kernel, in every file (exp, log, pow, max, ...
  * are OpenCL C built-in functions, and a kernel named like one is silently dropped by PoCL).
  *
- * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
  */
-#ifdef REAL_IS_DOUBLE
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double real;
-#else
-typedef float real;
-#endif
+#include "real.h"
 
 inline int first_window(const int h, const int K, const int S)
 {
@@ -54,7 +49,7 @@ __kernel void max_pool2d_kernel(__global real *y, __global int *idx, __global co
 /* dx[idx] += g, window by window. Scatter, but race-free without atomics: one work-item owns a
  * whole plane (gid0 = plane) and walks its windows in order, so overlapping windows (stride <
  * kernel) add up deterministically and the window geometry is not needed. dx arrives zeroed. */
-__kernel void max_pool2d_back_kernel(__global real *dx, __global const real *g,
+__kernel void max_pool2d_vjp_kernel(__global real *dx, __global const real *g,
                                      __global const int *idx, const int HW, const int OHW,
                                      const int planes)
 {
@@ -80,7 +75,7 @@ __kernel void avg_pool2d_kernel(__global real *y, __global const real *x,
 }
 
 /* dx[h, w] = sum of g / (KH * KW) over the windows containing (h, w). */
-__kernel void avg_pool2d_back_kernel(__global real *dx, __global const real *g,
+__kernel void avg_pool2d_vjp_kernel(__global real *dx, __global const real *g,
                                      const int H, const int W, const int KH, const int KW,
                                      const int SH, const int SW, const int OH, const int OW)
 {

@@ -16,14 +16,9 @@
  * Names: the kernel of the library's op X is X_kernel, in every file (exp, log, pow, max, ...
  * are OpenCL C built-in functions, and a kernel named like one is silently dropped by PoCL).
  *
- * Precision: `real` is float, or double when built with -DREAL_IS_DOUBLE (needs cl_khr_fp64).
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
  */
-#ifdef REAL_IS_DOUBLE
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double real;
-#else
-typedef float real;
-#endif
+#include "real.h"
 
 /* max / min propagate NaN like numpy does. */
 #define ADD(x, y) ((x) + (y))

@@ -3,13 +3,13 @@
 - :class:`Scalar` (``minigrad.scalar``): every node one number, for stepping through backprop.
 - :class:`Tensor` (``minigrad.tensor``): the same rules vectorised over numpy arrays, with
   compiled Cython kernels; ``nn``, ``optim``, ``data`` on top.
-- OpenCL (``minigrad.opencl``): the same ops as kernels (``kernels/*.cl``) on any OpenCL device;
-  ``tensor.to("opencl")``.
+- OpenCL (``minigrad.backends.opencl``): the same tensors on any OpenCL device, kernels in
+  ``kernels/*.cl`` plus one generated from each rule; ``tensor.to("opencl")``.
 
-The rules themselves are in :mod:`minigrad.rules`.
+The rules themselves are in :mod:`minigrad.rules`; the backends in :mod:`minigrad.backends`.
 """
 
-from . import functional, rules, scalar
+from . import backends, functional, rules, scalar
 from .scalar import Scalar
 from .tensor import (
     Tensor,
@@ -23,6 +23,7 @@ from .tensor import (
     manual_seed,
     matmul,
     maximum,
+    minimum,
     no_grad,
     ones,
     ones_like,
@@ -45,7 +46,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Heavier parts load on first use, so `import minigrad` stays quick.
     import importlib
-    if name in ("nn", "optim", "data", "testing", "opencl", "train", "check"):
+    if name in ("nn", "optim", "data", "testing", "train", "check"):
         return importlib.import_module(f".{name}", __name__)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".io", __name__), name)
@@ -56,6 +57,6 @@ __all__ = [
     "Scalar", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "randn", "rand", "arange", "manual_seed", "no_grad", "enable_grad",
     "is_grad_enabled", "set_num_threads", "get_num_threads", "cat", "stack", "where", "matmul",
-    "maximum", "functional", "rules",
-    "scalar", "nn", "optim", "data", "testing", "opencl", "save", "load",
+    "maximum", "minimum", "functional", "rules", "backends",
+    "scalar", "nn", "optim", "data", "testing", "save", "load",
 ]

@@ -54,7 +54,7 @@ def _cnn_step(x, w1, b1, w2, b2, t):
 def engines_available() -> list[str]:
     engines = ["scalar", "tensor"]
     try:
-        from .opencl import runtime
+        from .backends.opencl import runtime
         if runtime.available():
             engines.append("opencl")
     except Exception:  # pragma: no cover - no pyopencl at all

@@ -62,7 +62,7 @@ def _cmd_check(args) -> int:
 
 def _cmd_devices(args) -> int:
     try:
-        from .opencl import runtime
+        from .backends.opencl import runtime
     except ImportError as e:
         print(f"OpenCL support is not installed: {e} (pip install pyopencl)", file=sys.stderr)
         return 1

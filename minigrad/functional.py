@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import rules
+from .scalar import Scalar
+from .scalar import ops as _scalar_ops
 from .tensor import functions as Fn
-from .tensor.tensor import Tensor, get_rng
+from .tensor.tensor import Tensor, _operand, get_rng
 
 # ---- helpers ------------------------------------------------------------------------------------
 
 
 def _is_scalars(x) -> bool:
     return isinstance(x, np.ndarray) and x.dtype == object
-
-
-def _map(x, method: str):
-    return np.frompyfunc(lambda s: getattr(s, method)(), 1, 1)(x)
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -46,49 +45,84 @@ def _check_tensor(x, name: str, floating: bool = False):
                         f"(convert with .float())")
 
 
-# ---- activations --------------------------------------------------------------------------------
+# ---- elementwise: every rule of the rule book ----------------------------------------------------
 
 
-def relu(x):
-    """max(0, x), elementwise"""
-    return _map(x, "relu") if _is_scalars(x) else Fn.ReLU.apply(x)
+def apply_rule(rule, *args):
+    """Run ``rule`` (a :class:`~minigrad.rules.Rule` or its name) on its inputs, on whichever
+    engine they belong to: Tensors (any device), Scalars, numpy arrays of Scalars (elementwise,
+    broadcasting), or plain numbers (the forward on floats).
+
+    >>> import minigrad
+    >>> apply_rule("maximum", minigrad.tensor([1.0, 5.0]), 3.0).tolist()
+    [3.0, 5.0]
+    """
+    rule = rules.get(rule) if isinstance(rule, str) else rule
+    if len(args) != rule.arity:
+        raise TypeError(f"{rule.name} takes {rule.arity} input{'s' * (rule.arity > 1)}, "
+                        f"got {len(args)}")
+    head = next((a for a in args if isinstance(a, Tensor)), None)
+    if head is not None:
+        xs = [a if isinstance(a, Tensor) else _operand(a, head) for a in args]
+        for a in xs:
+            if isinstance(a, Tensor) and a.backend is not head.backend:
+                raise ValueError(f"{rule.name}: tensors on different devices ({head.device} "
+                                 f"and {a.device}); move them with .to(device)")
+        return Fn.Elementwise.apply(*xs, rule=rule)
+    if any(_is_scalars(a) for a in args):
+        return np.frompyfunc(lambda *xs: _scalar_rule(rule, xs), rule.arity, 1)(*args)
+    return _scalar_rule(rule, args)
 
 
-def sigmoid(x):
-    """1 / (1 + e^-x), elementwise"""
-    return _map(x, "sigmoid") if _is_scalars(x) else Fn.Sigmoid.apply(x)
+def _scalar_rule(rule, xs):
+    first = next((i for i, x in enumerate(xs) if isinstance(x, Scalar)), None)
+    if first is None:
+        return _scalar_ops.op(rule.name).forward(*(float(x) for x in xs))
+    others = list(xs)
+    head = others.pop(first)
+    if first == 0:
+        return head.apply(rule, *others)
+    if rule.arity == 2:  # k op x: the constant stays inside the module
+        return head._binary(others[0], _scalar_ops.op(rule.name), "left")
+    return Scalar(xs[0]).apply(rule, *xs[1:])
 
 
-def tanh(x):
-    """tanh x, elementwise"""
-    return _map(x, "tanh") if _is_scalars(x) else Fn.Tanh.apply(x)
+def _rule_function(name: str):
+    def fn(x):
+        return apply_rule(name, x)
+    rule = rules.get(name)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"{rule.formula} (elementwise; Tensors, Scalars or arrays of Scalars)"
+    return fn
 
 
-def exp(x):
-    """e^x, elementwise"""
-    return _map(x, "exp") if _is_scalars(x) else Fn.Exp.apply(x)
+def __getattr__(name: str):
+    # Every rule is a function here, the ones registered at run time included.
+    if name in rules.names():
+        return (lambda *args: apply_rule(name, *args)) if rules.get(name).arity != 1 \
+            else _rule_function(name)
+    raise AttributeError(f"module 'minigrad.functional' has no attribute {name!r}")
 
 
-def log(x):
-    """ln x, elementwise"""
-    return _map(x, "log") if _is_scalars(x) else Fn.Log.apply(x)
+relu = _rule_function("relu")
+sigmoid = _rule_function("sigmoid")
+tanh = _rule_function("tanh")
+exp = _rule_function("exp")
+log = _rule_function("log")
+sqrt = _rule_function("sqrt")
+sin = _rule_function("sin")
+cos = _rule_function("cos")
+abs = _rule_function("abs")  # noqa: A001 - the op's name
 
 
-def sqrt(x):
-    """sqrt x, elementwise"""
-    return _map(x, "sqrt") if _is_scalars(x) else Fn.Sqrt.apply(x)
+def maximum(a, b):
+    """Elementwise max (broadcasting); ties split the gradient, as PyTorch."""
+    return apply_rule("maximum", a, b)
 
 
-def sin(x):
-    return _map(x, "sin") if _is_scalars(x) else Fn.Sin.apply(x)
-
-
-def cos(x):
-    return _map(x, "cos") if _is_scalars(x) else Fn.Cos.apply(x)
-
-
-def abs(x):  # noqa: A001
-    return _map(x, "abs") if _is_scalars(x) else Fn.Abs.apply(x)
+def minimum(a, b):
+    """Elementwise min (broadcasting)."""
+    return apply_rule("minimum", a, b)
 
 
 def sum(x, dim=None, keepdim=False):  # noqa: A001
@@ -167,7 +201,8 @@ def _targets(targets, n: int, c: int, name: str) -> np.ndarray:
     if n and (t.min() < 0 or t.max() >= c):
         raise ValueError(f"{name}: target labels must lie in [0, {c}), got min {t.min()} "
                          f"max {t.max()}")
-    return np.ascontiguousarray(t, dtype=np.int64)
+    # Our own copy: the caller may change the array before backward (the kernels index with it).
+    return np.array(t, dtype=np.int64, order="C")
 
 
 def cross_entropy(logits, targets, reduction: str = "mean"):
@@ -192,9 +227,7 @@ def cross_entropy(logits, targets, reduction: str = "mean"):
     if logits.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be float, got {logits.dtype}")
     n, c = logits.shape
-    t = _targets(targets, n, c, "cross_entropy")
-    if logits.device != "cpu":
-        t = logits._be.asarray(t.astype(np.int32))
+    t = logits.backend.asarray(_targets(targets, n, c, "cross_entropy"))
     return Fn.CrossEntropy.apply(logits, t, reduction=reduction)
 
 
@@ -212,7 +245,11 @@ def nll_loss(log_probs, targets, reduction: str = "mean"):
     if log_probs.ndim != 2:
         raise ValueError(f"nll_loss: input must be (batch, classes), got {log_probs.shape}")
     n, c = log_probs.shape
-    return Fn.NLLLoss.apply(log_probs, _targets(targets, n, c, "nll_loss"), reduction=reduction)
+    # A composite: the picked entries by indexing, then the reduction.
+    losses = -log_probs[np.arange(n), _targets(targets, n, c, "nll_loss")]
+    if reduction == "none":
+        return losses
+    return losses.mean() if reduction == "mean" else losses.sum()
 
 
 def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002 - torch's name
@@ -384,9 +421,7 @@ def dropout(x, p: float = 0.5, training: bool = True):
         return x * 0.0
     keep = get_rng().random(x.shape) >= p
     mask = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
-    if x.device != "cpu":
-        mask = x._be.asarray(mask)
-    return Fn.Mul.apply(x, mask)
+    return x * Tensor(mask, device=x.device)
 
 
 def flatten(x, start_dim: int = 1):

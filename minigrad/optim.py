@@ -40,9 +40,9 @@ class Optimizer:
 
     def _state(self, p: Tensor, *names) -> dict:
         st = self.state.get(id(p))
-        if st is None or st["_be"] is not p._be:
-            st = {n: p._be.zeros(p.shape, p.dtype) for n in names}
-            st["_be"] = p._be
+        if st is None or st["_backend"] is not p.backend:
+            st = {n: p.backend.zeros(p.shape, p.dtype) for n in names}
+            st["_backend"] = p.backend
             self.state[id(p)] = st
         return st
 
@@ -51,8 +51,13 @@ class Optimizer:
         for p in self.params:
             if p.grad is None:
                 continue
-            if p.grad._be is not p._be:
+            if p.grad.backend is not p.backend:
                 raise ValueError(f"parameter on {p.device} but its gradient on {p.grad.device}")
+            if p.grad.shape != p.shape or p.grad.dtype != p.dtype:
+                # the kernels update in place over the parameter's length: never trust a
+                # gradient of another size (it was assigned by hand)
+                raise ValueError(f"parameter of shape {p.shape} ({p.dtype}) has a gradient of "
+                                 f"shape {p.grad.shape} ({p.grad.dtype})")
             self._update(p, p.grad.data)
 
     def _update(self, p, g):  # pragma: no cover - abstract
@@ -73,11 +78,11 @@ class SGD(Optimizer):
 
     def _update(self, p, g):
         if self.momentum == 0:
-            p._be.sgd_step(p.data, g, None, self.lr, 0.0, False, self.weight_decay)
+            p.backend.sgd_step(p.data, g, None, self.lr, 0.0, False, self.weight_decay)
             return
         first = id(p) not in self.state
         st = self._state(p, "buf")
-        p._be.sgd_step(p.data, g, st["buf"], self.lr, self.momentum, self.nesterov,
+        p.backend.sgd_step(p.data, g, st["buf"], self.lr, self.momentum, self.nesterov,
                        self.weight_decay, first)
 
 
@@ -95,7 +100,7 @@ class Adam(Optimizer):
     def _update(self, p, g):
         st = self._state(p, "m", "v")
         st["t"] = st.get("t", 0) + 1
-        p._be.adam_step(p.data, g, st["m"], st["v"], self.lr, self.betas[0], self.betas[1],
+        p.backend.adam_step(p.data, g, st["m"], st["v"], self.lr, self.betas[0], self.betas[1],
                         self.eps, self.weight_decay, st["t"])
 
 
@@ -108,7 +113,7 @@ class AdaGrad(Optimizer):
 
     def _update(self, p, g):
         st = self._state(p, "sum")
-        p._be.adagrad_step(p.data, g, st["sum"], self.lr, self.eps, self.weight_decay)
+        p.backend.adagrad_step(p.data, g, st["sum"], self.lr, self.eps, self.weight_decay)
 
 
 Adagrad = AdaGrad
@@ -124,7 +129,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g):
         st = self._state(p, "sq")
-        p._be.rmsprop_step(p.data, g, st["sq"], self.lr, self.alpha, self.eps,
+        p.backend.rmsprop_step(p.data, g, st["sq"], self.lr, self.alpha, self.eps,
                            self.weight_decay)
 
 

@@ -1,227 +1,216 @@
-"""The rule book: every op's forward and its *symbolic local derivative*, written once, on floats.
+"""The rule book: every elementwise op's forward and *symbolic local derivatives*, written once.
 
 This is the lectures' "work out the derivative of each module with respect to its input
-symbolically". The scalar engine calls these functions directly; the tensor engine (numpy +
-Cython) and the OpenCL kernels implement the same rules vectorised, and the agreement tests pair
-them by name (``tests/test_rules_agree.py``), so a reader can put the three side by side.
+symbolically". A :class:`Rule` is data: a name, ``forward(xp, *xs)`` and one
+``local(xp, *xs, y)`` per input, written against an array namespace ``xp`` (in the style of the
+Python array API standard). Every engine evaluates the same rule with its own namespace:
 
-Conventions:
-    ``name(*xs)``            the forward, on plain floats.
-    ``name_back(*xs, y)``    the local derivatives dy/dx_i at the forward's inputs ``xs`` and output
-                             ``y``: one float for a unary op, a tuple for a binary one. They do
-                             *not* include the upstream gradient; backprop multiplies that in.
+- the scalar engine with floats (:mod:`minigrad.scalar.floats`, which raises a clear error where
+  the math is undefined: ``log(-1)``, ``0 ** -1``);
+- the CPU and reference backends with numpy (NaN and inf where PyTorch gives them);
+- the OpenCL backend with a symbolic namespace (:mod:`minigrad.symbolic`) that turns the rule
+  into OpenCL C: one generated kernel for the forward and one per local derivative.
 
-Bad input raises a Python exception with a message (never returns NaN silently):
+A local derivative does *not* include the upstream gradient: backprop multiplies that in. A
+backend may replace a rule by a fused kernel where that pays (``relu_vjp`` on the CPU), and a test
+checks each fused kernel against its rule.
 
->>> exp(0.0), exp_back(0.0, 1.0)
-(1.0, 1.0)
->>> div_back(1.0, 2.0, 0.5)
-(0.5, -0.25)
+Register your own op and it runs on every engine, with ``gradcheck`` and ``assert_engines_agree``
+for free:
+
+>>> import minigrad, minigrad.functional as F
+>>> from minigrad import rules
+>>> softsign = rules.Rule("my_softsign", lambda xp, x: x / (1 + xp.abs(x)),
+...                       lambda xp, x, y: 1 / ((1 + xp.abs(x)) * (1 + xp.abs(x))))
+>>> rules.register(softsign)
+>>> softsign.formula
+'y = x / (1 + |x|);  dy/dx = 1 / ((1 + |x|) * (1 + |x|))'
+>>> F.my_softsign(minigrad.tensor([1.0, -3.0])).tolist()
+[0.5, -0.75]
+>>> x = minigrad.Scalar(1.0); F.my_softsign(x).backward(); x.grad
+0.25
+>>> rules.unregister("my_softsign")
 """
 
 from __future__ import annotations
 
-import math
+import inspect
+import keyword
+from collections.abc import Callable, Sequence
 
-# Every op the engines share, by the one name it has everywhere (scalar engine, tensor engine,
-# OpenCL kernels, tests).
-UNARY = ("neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs")
-BINARY = ("add", "sub", "mul", "div", "pow")
-
-
-# ---- unary ---------------------------------------------------------------------------------
-
-def neg(x: float) -> float:
-    """y = -x"""
-    return -x
+from . import symbolic
 
 
-def neg_back(x: float, y: float) -> float:
-    """dy/dx = -1"""
-    return -1.0
+class Rule:
+    """An elementwise op: ``forward(xp, *xs) -> y`` and the local derivatives dy/dx_i.
+
+    ``local`` is one callable ``(xp, *xs, y) -> dy/dx_i`` per input (a single callable for a
+    one-input op). ``formula`` is the printable statement (derived from the code if not given);
+    ``symbol`` is how the scalar engine's graph shows the op (``+`` for add; the name otherwise).
+    """
+
+    __slots__ = ("name", "forward", "local", "arity", "formula", "symbol", "doc")
+
+    def __init__(self, name: str, forward: Callable, local: Callable | Sequence[Callable],
+                 formula: str | None = None, symbol: str | None = None, doc: str | None = None):
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"a rule's name must be a Python identifier, got {name!r}")
+        local = (local,) if callable(local) else tuple(local)
+        if not local or not all(callable(f) for f in local):
+            raise TypeError(f"rule {name}: local must be a callable or a sequence of callables, "
+                            f"one per input")
+        if not callable(forward):
+            raise TypeError(f"rule {name}: forward must be callable (xp, *xs) -> y")
+        self.name, self.forward, self.local, self.arity = name, forward, local, len(local)
+        self.symbol = symbol or name
+        self.doc = doc
+        self.formula = formula if formula is not None else self._derive_formula()
+
+    def input_names(self) -> list[str]:
+        """The names the forward gives its inputs (``x``; ``a, b``), for printing."""
+        try:
+            params = list(inspect.signature(self.forward).parameters)[1:]
+        except (TypeError, ValueError):
+            params = []
+        if len(params) != self.arity or any(p.startswith("*") for p in params):
+            params = ["x"] if self.arity == 1 else [f"x{i}" for i in range(self.arity)]
+        return params
+
+    def _derive_formula(self) -> str:
+        names = self.input_names()
+        xs = [symbolic.Var(n) for n in names]
+        try:
+            y = self.forward(symbolic.namespace, *xs)
+            parts = [f"y = {symbolic.to_text(y)}"]
+            y = symbolic.Var("y")
+            for n, d in zip(names, self.local):
+                parts.append(f"dy/d{n} = {symbolic.to_text(d(symbolic.namespace, *xs, y))}")
+        except TypeError as e:
+            raise TypeError(f"rule {self.name}: {e}") from None
+        return parts[0] + ";  " + ", ".join(parts[1:])
+
+    def __repr__(self) -> str:
+        return f"<rule {self.name}: {self.formula}>"
 
 
-def exp(x: float) -> float:
-    """y = e^x"""
+_REGISTRY: dict[str, Rule] = {}
+_BUILTIN: set[str] = set()
+
+
+def register(rule: Rule) -> Rule:
+    """Make ``rule`` available everywhere: ``minigrad.functional.<name>`` on Tensors (every
+    device), on Scalars and on numpy arrays of Scalars, and in ``minigrad trace`` expressions."""
+    if not isinstance(rule, Rule):
+        raise TypeError(f"register expects a Rule, got {type(rule).__name__}")
+    if rule.name in _REGISTRY:
+        raise ValueError(f"a rule named {rule.name!r} is already registered"
+                         + (" (a built-in)" if rule.name in _BUILTIN else
+                            "; unregister it first"))
+    from . import functional
+    if rule.name in vars(functional):
+        raise ValueError(f"{rule.name!r} is already a function of minigrad.functional; "
+                         f"choose another name")
+    _REGISTRY[rule.name] = rule
+    return rule
+
+
+def unregister(name: str) -> None:
+    """Remove a rule registered with :func:`register` (built-ins stay)."""
+    if name in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in rule and cannot be removed")
+    if _REGISTRY.pop(name, None) is None:
+        raise KeyError(f"no rule named {name!r}")
+
+
+def get(name: str) -> Rule:
+    """The rule of an op, by name: ``get("tanh")``."""
     try:
-        return math.exp(x)
-    except OverflowError:
-        raise OverflowError(f"exp({x!r}) overflows a float (x must be < ~709.78)") from None
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no rule named {name!r}; known: {', '.join(names())}") from None
 
 
-def exp_back(x: float, y: float) -> float:
-    """dy/dx = e^x, which is the output y: no need to recompute it."""
-    return y
+def names(arity: int | None = None) -> tuple[str, ...]:
+    """The names of all registered rules (of one arity if given), built-ins first."""
+    return tuple(n for n, r in _REGISTRY.items() if arity is None or r.arity == arity)
 
 
-def log(x: float) -> float:
-    """y = ln x, defined for x > 0"""
-    if x <= 0.0:
-        raise ValueError(f"log is undefined for x = {x!r} (x must be > 0)")
-    return math.log(x)
+def _builtin(name, forward, local, formula, symbol=None) -> Rule:
+    r = Rule(name, forward, local, formula, symbol)
+    _REGISTRY[name] = r
+    _BUILTIN.add(name)
+    return r
 
 
-def log_back(x: float, y: float) -> float:
-    """dy/dx = 1/x"""
-    return 1.0 / x
+# ---- the built-in rules ---------------------------------------------------------------------
+# Where the math is undefined the tensor engines follow PyTorch (NaN or inf); the `where`s below
+# pick torch's value at the edges (d/da a^0 = 0 at a = 0) without evaluating an undefined
+# expression, so that the scalar engine raises only where the math really breaks.
+
+NEG = _builtin("neg", lambda xp, x: -x, lambda xp, x, y: -1.0,
+               "y = -x;  dy/dx = -1", "-")
+EXP = _builtin("exp", lambda xp, x: xp.exp(x), lambda xp, x, y: y,
+               "y = e^x;  dy/dx = e^x = y")
+LOG = _builtin("log", lambda xp, x: xp.log(x), lambda xp, x, y: 1.0 / x,
+               "y = ln x;  dy/dx = 1/x")
+SQRT = _builtin("sqrt", lambda xp, x: xp.sqrt(x), lambda xp, x, y: 0.5 / y,
+                "y = sqrt x;  dy/dx = 1/(2y)")
+SIN = _builtin("sin", lambda xp, x: xp.sin(x), lambda xp, x, y: xp.cos(x),
+               "y = sin x;  dy/dx = cos x")
+COS = _builtin("cos", lambda xp, x: xp.cos(x), lambda xp, x, y: -xp.sin(x),
+               "y = cos x;  dy/dx = -sin x")
+TANH = _builtin("tanh", lambda xp, x: xp.tanh(x), lambda xp, x, y: 1.0 - y * y,
+                "y = tanh x;  dy/dx = 1 - y^2")
 
 
-def sqrt(x: float) -> float:
-    """y = sqrt(x), defined for x >= 0"""
-    if x < 0.0:
-        raise ValueError(f"sqrt is undefined for x = {x!r} (x must be >= 0)")
-    return math.sqrt(x)
+def _sigmoid(xp, x):
+    # e^-|x| never overflows; the two branches are the same function, rearranged.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def sqrt_back(x: float, y: float) -> float:
-    """dy/dx = 1 / (2 sqrt x) = 1 / (2y); infinite at x = 0, so that is an error."""
-    if y == 0.0:
-        raise ZeroDivisionError("the derivative of sqrt at x = 0 is infinite")
-    return 0.5 / y
+SIGMOID = _builtin("sigmoid", _sigmoid, lambda xp, x, y: y * (1.0 - y),
+                   "y = 1/(1+e^-x);  dy/dx = y(1-y)")
+RELU = _builtin("relu", lambda xp, x: xp.maximum(x, 0.0),
+                lambda xp, x, y: xp.where(x > 0, 1.0, 0.0),
+                "y = max(0, x);  dy/dx = [x > 0]  (0 at the kink, as PyTorch)")
+ABS = _builtin("abs", lambda xp, x: xp.abs(x), lambda xp, x, y: xp.sign(x),
+               "y = |x|;  dy/dx = sign x  (0 at 0, as PyTorch)")
 
+ADD = _builtin("add", lambda xp, a, b: a + b, (lambda xp, a, b, y: 1.0, lambda xp, a, b, y: 1.0),
+               "y = a + b;  dy/da = 1, dy/db = 1", "+")
+SUB = _builtin("sub", lambda xp, a, b: a - b, (lambda xp, a, b, y: 1.0, lambda xp, a, b, y: -1.0),
+               "y = a - b;  dy/da = 1, dy/db = -1", "-")
+MUL = _builtin("mul", lambda xp, a, b: a * b, (lambda xp, a, b, y: b, lambda xp, a, b, y: a),
+               "y = a b;  dy/da = b, dy/db = a  (note the reversal)", "*")
+DIV = _builtin("div", lambda xp, a, b: a / b,
+               (lambda xp, a, b, y: 1.0 / b, lambda xp, a, b, y: -y / b),
+               "y = a / b;  dy/da = 1/b, dy/db = -a/b^2 = -y/b", "/")
+POW = _builtin(
+    "pow", lambda xp, a, b: xp.pow(a, b),
+    (
+        # b a^(b-1); 0 where b = 0 (PyTorch's d/da a^0 = 0, also at a = 0)
+        lambda xp, a, b, y: b * xp.pow(a, xp.where(b == 0, 1.0, b - 1.0)),
+        # a^b ln a; 0 where a = 0 and b >= 0 (PyTorch); a negative base: NaN on tensors,
+        # an error on the scalar engine (ln a is undefined there)
+        lambda xp, a, b, y: y * xp.log(xp.where((a == 0) & (b >= 0), 1.0, a)),
+    ),
+    "y = a^b;  dy/da = b a^(b-1), dy/db = y ln a", "**")
+MAXIMUM = _builtin(
+    "maximum", lambda xp, a, b: xp.maximum(a, b),
+    (lambda xp, a, b, y: xp.where(a > b, 1.0, xp.where(a == b, 0.5, 0.0)),
+     lambda xp, a, b, y: xp.where(b > a, 1.0, xp.where(a == b, 0.5, 0.0))),
+    "y = max(a, b);  dy/da = [a > b], dy/db = [b > a]  (half each on ties, as PyTorch)")
+MINIMUM = _builtin(
+    "minimum", lambda xp, a, b: xp.minimum(a, b),
+    (lambda xp, a, b, y: xp.where(a < b, 1.0, xp.where(a == b, 0.5, 0.0)),
+     lambda xp, a, b, y: xp.where(b < a, 1.0, xp.where(a == b, 0.5, 0.0))),
+    "y = min(a, b);  dy/da = [a < b], dy/db = [b < a]  (half each on ties, as PyTorch)")
+LOG1P = _builtin("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1.0 / (1.0 + x),
+                 "y = ln(1 + x);  dy/dx = 1/(1+x)")
+EXPM1 = _builtin("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1.0,
+                 "y = e^x - 1;  dy/dx = e^x = y + 1")
 
-def sin(x: float) -> float:
-    """y = sin x (x in radians, as every math library computes; see tutorial 01 on degrees)"""
-    return math.sin(x)
-
-
-def sin_back(x: float, y: float) -> float:
-    """dy/dx = cos x"""
-    return math.cos(x)
-
-
-def cos(x: float) -> float:
-    """y = cos x"""
-    return math.cos(x)
-
-
-def cos_back(x: float, y: float) -> float:
-    """dy/dx = -sin x"""
-    return -math.sin(x)
-
-
-def tanh(x: float) -> float:
-    """y = tanh x"""
-    return math.tanh(x)
-
-
-def tanh_back(x: float, y: float) -> float:
-    """dy/dx = 1 - tanh(x)^2 = 1 - y^2"""
-    return 1.0 - y * y
-
-
-def sigmoid(x: float) -> float:
-    """y = 1 / (1 + e^-x), computed so that neither branch overflows."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
-def sigmoid_back(x: float, y: float) -> float:
-    """dy/dx = sigma(x) (1 - sigma(x)) = y (1 - y)"""
-    return y * (1.0 - y)
-
-
-def relu(x: float) -> float:
-    """y = max(0, x)"""
-    return x if x > 0.0 else 0.0
-
-
-def relu_back(x: float, y: float) -> float:
-    """dy/dx = 1 if x > 0 else 0 (we take 0 at the kink, as PyTorch does)"""
-    return 1.0 if x > 0.0 else 0.0
-
-
-def abs(x: float) -> float:  # noqa: A001 - the op's name is abs everywhere
-    """y = |x|"""
-    return x if x >= 0.0 else -x
-
-
-def abs_back(x: float, y: float) -> float:
-    """dy/dx = sign(x) (0 at x = 0, as PyTorch does)"""
-    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
-
-
-# ---- binary --------------------------------------------------------------------------------
-
-def add(a: float, b: float) -> float:
-    """y = a + b"""
-    return a + b
-
-
-def add_back(a: float, b: float, y: float) -> tuple[float, float]:
-    """dy/da = 1, dy/db = 1"""
-    return 1.0, 1.0
-
-
-def sub(a: float, b: float) -> float:
-    """y = a - b"""
-    return a - b
-
-
-def sub_back(a: float, b: float, y: float) -> tuple[float, float]:
-    """dy/da = 1, dy/db = -1"""
-    return 1.0, -1.0
-
-
-def mul(a: float, b: float) -> float:
-    """y = a b"""
-    return a * b
-
-
-def mul_back(a: float, b: float, y: float) -> tuple[float, float]:
-    """dy/da = b, dy/db = a  (note the reversal)"""
-    return b, a
-
-
-def div(a: float, b: float) -> float:
-    """y = a / b"""
-    if b == 0.0:
-        raise ZeroDivisionError(f"division by zero: {a!r} / 0")
-    return a / b
-
-
-def div_back(a: float, b: float, y: float) -> tuple[float, float]:
-    """dy/da = 1/b, dy/db = -a/b^2"""
-    return 1.0 / b, -a / (b * b)
-
-
-def pow(a: float, b: float) -> float:  # noqa: A001 - the op's name is pow everywhere
-    """y = a^b (a negative base needs an integer exponent)"""
-    if a < 0.0 and not float(b).is_integer():
-        raise ValueError(f"pow({a!r}, {b!r}): a negative base needs an integer exponent")
-    if a == 0.0 and b < 0.0:
-        raise ZeroDivisionError(f"pow(0, {b!r}): zero to a negative power")
-    try:
-        return math.pow(a, b)
-    except OverflowError:
-        raise OverflowError(f"pow({a!r}, {b!r}) overflows a float") from None
-
-
-def pow_back_a(a: float, b: float, y: float) -> float:
-    """dy/da = b a^(b-1)"""
-    return b * math.pow(a, b - 1.0) if b != 0.0 else 0.0
-
-
-def pow_back_b(a: float, b: float, y: float) -> float:
-    """dy/db = a^b ln a (for a > 0; 0 where a^b is 0; undefined for a negative base)"""
-    if a > 0.0:
-        return y * math.log(a)
-    if y == 0.0:
-        return 0.0
-    # a < 0: a^b is only real for integer b, where it is not differentiable in b.
-    raise ValueError(f"d(a^b)/db is undefined for a negative base a = {a!r}")
-
-
-def pow_back(a: float, b: float, y: float) -> tuple[float, float]:
-    """dy/da = b a^(b-1), dy/db = a^b ln a"""
-    return pow_back_a(a, b, y), pow_back_b(a, b, y)
-
-
-def rule(name: str):
-    """The (forward, local derivative) pair of an op, by name: ``rule("tanh")``."""
-    if name not in UNARY and name not in BINARY:
-        raise KeyError(f"no rule named {name!r}; known: {', '.join(UNARY + BINARY)}")
-    g = globals()
-    return g[name], g[name + "_back"]
+# The ops every engine shares by name (the original lecture set, and the later additions).
+UNARY = names(1)
+BINARY = names(2)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minigrad.opencl import runtime
+from minigrad.backends.opencl import runtime
 
 if not runtime.available():
     if os.environ.get("MINIGRAD_REQUIRE_OPENCL") == "1":
@@ -22,7 +22,7 @@ if not runtime.available():
         )
     pytest.skip("no OpenCL device", allow_module_level=True)
 
-from minigrad.opencl import backend as B  # noqa: E402 - only importable usefully with a device
+from minigrad.backends import opencl as B  # noqa: E402 - only importable usefully with a device
 
 pytestmark = pytest.mark.opencl
 
@@ -76,7 +76,7 @@ def _run_python(code, **env):
 
 def test_nonexistent_device_gives_a_clear_error():
     code = (
-        "from minigrad.opencl import runtime\n"
+        "from minigrad.backends.opencl import runtime\n"
         "assert not runtime.available()\n"
         "print(runtime.why_unavailable())\n"
         "try:\n"
@@ -94,7 +94,7 @@ def test_nonexistent_device_gives_a_clear_error():
 def test_device_selected_by_index_and_substring():
     name = runtime.devices()[0].device
     for want in ("0", name[:6]):
-        out = _run_python("from minigrad.opencl import runtime\n"
+        out = _run_python("from minigrad.backends.opencl import runtime\n"
                           "print(runtime.get_device().name)", MINIGRAD_OPENCL_DEVICE=want)
         assert out.returncode == 0, out.stderr
         assert name in out.stdout

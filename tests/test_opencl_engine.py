@@ -12,7 +12,7 @@ import pytest
 import minigrad
 import minigrad.functional as F
 from minigrad import optim
-from minigrad.opencl import runtime
+from minigrad.backends.opencl import runtime
 from minigrad.testing import assert_engines_agree
 
 if not runtime.available():

@@ -23,7 +23,7 @@ def _fans(t: Tensor) -> tuple[int, int]:
 
 def _set(t: Tensor, values: np.ndarray) -> Tensor:
     arr = values.astype(t.dtype)
-    t.data = arr if t.device == "cpu" else t._be.asarray(np.ascontiguousarray(arr))
+    t.data = t.backend.asarray(arr)
     return t
 
 

@@ -220,7 +220,7 @@ class RNN(Module):
         for t in range(steps):
             h = act(xin[:, t, :] + F.linear(h, self.weight_hh, self.bias_hh))
             hs.append(h)
-        from ..tensor.ops import stack
+        from ..tensor.tensor import stack
         return stack(hs, dim=1), h
 
     def extra_repr(self):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .. import backends
 from ..tensor.tensor import Tensor
 
 
@@ -101,13 +102,11 @@ class Module:
 
     def to(self, device: str) -> Module:
         """Move every parameter to ``device`` in place (the objects stay the same)."""
-        from ..tensor.tensor import _backend
-        be = _backend(device)
+        be = backends.get(device)
         for p in self.parameters():
-            if p._be is not be:
-                host = p._be.to_numpy(p.data)
-                p.data = be.asarray(np.ascontiguousarray(host))
-                p._be = be
+            if p.backend is not be:
+                p.data = be.asarray(p.backend.to_numpy(p.data))
+                p.backend = be
                 if p.grad is not None:
                     p.grad = p.grad.to(device)
         return self
@@ -139,8 +138,7 @@ class Module:
             new[k] = arr.astype(p.dtype)
         for k, arr in new.items():
             p = own[k]
-            p.data = arr.copy() if p.device == "cpu" else p._be.asarray(
-                np.ascontiguousarray(arr))
+            p.data = p.backend.asarray(np.array(arr))  # our own copy, on the parameter's device
 
     # ---- printing --------------------------------------------------------------------------------
 

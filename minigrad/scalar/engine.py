@@ -77,18 +77,34 @@ class Scalar:
     def _binary(self, other, op, side: str) -> Scalar:
         if isinstance(other, Scalar):
             if side == "right":
-                return Scalar._node(op.f(self.data, other.data), op, (self, other))
-            return Scalar._node(op.f(other.data, self.data), op, (other, self))
+                return Scalar._node(op.forward(self.data, other.data), op, (self, other))
+            return Scalar._node(op.forward(other.data, self.data), op, (other, self))
         if isinstance(other, bool) or not isinstance(other, (int, float)):
             try:
                 other = float(other)  # numpy scalars
             except (TypeError, ValueError):
                 return NotImplemented
-        cop = _ops.CONST[(op.name, side)]
+        cop = _ops.const_op(op.name, side)
         return Scalar._node(cop.forward(self.data, float(other)), cop, (self,), float(other))
 
     def _unary(self, op) -> Scalar:
-        return Scalar._node(op.f(self.data), op, (self,))
+        return Scalar._node(op.forward(self.data), op, (self,))
+
+    def apply(self, rule, *others) -> Scalar:
+        """This node through any rule of the rule book (by name or :class:`~minigrad.rules.Rule`),
+        with ``others`` as its further inputs (Scalars or numbers).
+
+        >>> Scalar(3.0).apply("maximum", 5.0).data
+        5.0
+        """
+        name = rule if isinstance(rule, str) else rule.name
+        if not others:
+            return self._unary(_ops.op(name))
+        if len(others) == 1:
+            return self._binary(others[0], _ops.op(name), "right")
+        xs = (self,) + tuple(o if isinstance(o, Scalar) else Scalar(o) for o in others)
+        op = _ops.op(name)
+        return Scalar._node(op.forward(*(x.data for x in xs)), op, xs)
 
     def __add__(self, other):  # self + other
         return self._binary(other, _ops.ADD, "right")
@@ -208,15 +224,19 @@ class Scalar:
         if self._op is None:
             return "leaf"
         names = [p.name_for_display() for p in self._parents]
-        if isinstance(self._op, _ops.ConstOp):
-            k = f"{self._k:g}"
-            return (f"{k} {self._op.symbol} {names[0]}" if self._op.side == "left"
-                    else f"{names[0]} {self._op.symbol} {k}")
-        if self._op.arity == 2:
-            return f"{names[0]} {self._op.symbol} {names[1]}"
-        if self._op is _ops.NEG:
+        op = self._op
+        if isinstance(op, _ops.ConstOp):
+            k, x = f"{self._k:g}", names[0]
+            if op.infix:
+                return f"{k} {op.symbol} {x}" if op.side == "left" else f"{x} {op.symbol} {k}"
+            return f"{op.symbol}({k}, {x})" if op.side == "left" else f"{op.symbol}({x}, {k})"
+        if op.infix:
+            return f"{names[0]} {op.symbol} {names[1]}"
+        if op.name == "neg":
             return f"-{names[0]}"
-        return f"{self._op.symbol} {names[0]}"
+        if op.arity == 1:
+            return f"{op.symbol} {names[0]}"
+        return f"{op.symbol}({', '.join(names)})"
 
     def name_for_display(self) -> str:
         return self.label if self.label is not None else f"#{id(self) % 100000:05d}"
@@ -293,10 +313,12 @@ def as_scalar(x) -> Scalar:
 
 
 def _unary_fn(name: str):
+    op = _ops.op(name)
+
     def fn(x):
-        return as_scalar(x)._unary(_ops.UNARY_OPS[name])
+        return as_scalar(x)._unary(op)
     fn.__name__ = name
-    fn.__doc__ = f"{_ops.UNARY_OPS[name].formula} (a Scalar, or a number made into one)"
+    fn.__doc__ = f"{op.formula} (a Scalar, or a number made into one)"
     return fn
 
 

@@ -1,7 +1,8 @@
 """A safe parser for expressions like ``2/sin(exp(-x))``: builds a Scalar graph, never ``eval``s.
 
 Python's own parser turns the text into a syntax tree; we then accept only names, numbers, the
-operators ``+ - * / **`` (and unary ``-``/``+``) and calls of the engine's functions. Anything else
+operators ``+ - * / **`` (and unary ``-``/``+``) and calls of the rule book's ops (``exp(x)``,
+``maximum(x, y)``, and any op registered with :func:`minigrad.rules.register`). Anything else
 raises :class:`ExpressionError` naming what was not understood.
 """
 
@@ -10,10 +11,14 @@ from __future__ import annotations
 import ast
 import string
 
-from . import engine
+from .. import rules
+from . import ops as _ops
 from .engine import Scalar
 
-FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "neg")
+
+def functions() -> tuple[str, ...]:
+    """The functions an expression may call: every rule of the rule book, registered ones too."""
+    return rules.names()
 
 _BINOPS = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div: "__truediv__",
            ast.Pow: "__pow__"}
@@ -46,7 +51,7 @@ def parse(text: str, variables: dict[str, float]) -> tuple[Scalar, dict[str, Sca
                 raise ExpressionError(f"not a number: {node.value!r}")
             return float(node.value)
         if isinstance(node, ast.Name):
-            if node.id in FUNCTIONS:
+            if node.id in rules.names():
                 raise ExpressionError(f"{node.id} is a function: write {node.id}(...)")
             if node.id not in leaves:
                 raise ExpressionError(
@@ -71,13 +76,24 @@ def parse(text: str, variables: dict[str, float]) -> tuple[Scalar, dict[str, Sca
                 return v
             return -v
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            known = functions()
+            if not isinstance(node.func, ast.Name) or node.func.id not in known:
                 raise ExpressionError(f"unknown function {_src(node.func)!r}; known: "
-                                      + ", ".join(FUNCTIONS))
-            if len(node.args) != 1 or node.keywords:
-                raise ExpressionError(f"{node.func.id}() takes exactly one argument")
-            arg = build(node.args[0])
-            return getattr(engine, node.func.id)(arg)
+                                      + ", ".join(known))
+            rule = rules.get(node.func.id)
+            if len(node.args) != rule.arity or node.keywords:
+                n = rule.arity
+                raise ExpressionError(f"{rule.name}() takes exactly {n} argument"
+                                      + ("s" if n > 1 else ""))
+            args = [build(a) for a in node.args]
+            first = next((i for i, a in enumerate(args) if isinstance(a, Scalar)), None)
+            if first is None:
+                return Scalar(args[0]).apply(rule, *args[1:]).data
+            if first == 0 or rule.arity != 2:
+                head = args[0] if isinstance(args[0], Scalar) else Scalar(args[0])
+                return head.apply(rule, *args[1:])
+            # maximum(2, x): the constant on the left, kept inside the module as for 2 / x
+            return args[1]._binary(args[0], _ops.op(rule.name), "left")
         raise ExpressionError(f"not understood: {_src(node)!r} "
                               f"({type(node).__name__} is not part of the expression language)")
 

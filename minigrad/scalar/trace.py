@@ -151,10 +151,7 @@ def to_dot(root: Scalar, rankdir: str = "LR") -> str:
 
 def _op_label(n: Scalar) -> str:
     op = n._op
-    if getattr(op, "side", None) is not None:
-        k = f"{n._k:g}"
-        return f"{k} {op.symbol} x" if op.side == "left" else f"x {op.symbol} {k}"
-    return op.symbol
+    return op.describe(n._k) if getattr(op, "side", None) is not None else op.symbol
 
 
 def _esc(s: str) -> str:

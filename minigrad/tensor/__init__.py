@@ -1,30 +1,30 @@
-"""The tensor engine: Tensors on numpy arrays (and OpenCL buffers), Functions with a forward and a
-backward, compiled kernels in ``_cpu``."""
+"""The tensor engine: :class:`Tensor` (``tensor.py``), the Functions behind its methods
+(``functions.py``) and backpropagation (``autograd.py``). Arrays live on a backend
+(:mod:`minigrad.backends`), imported when the first tensor on its device is made."""
 
-from . import ops as _ops  # attaches operators and methods to Tensor
-from .ops import cat, maximum, stack, where
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .tensor import (
-    Function,
     Tensor,
     arange,
     broadcast_shapes,
-    enable_grad,
+    cat,
     from_numpy,
     full,
     get_rng,
-    is_grad_enabled,
     manual_seed,
-    no_grad,
+    matmul,
+    maximum,
+    minimum,
     ones,
     ones_like,
     rand,
     randn,
+    stack,
     tensor,
+    where,
     zeros,
     zeros_like,
 )
-
-matmul = _ops.matmul
 
 
 def set_num_threads(n: int) -> None:
@@ -33,17 +33,18 @@ def set_num_threads(n: int) -> None:
     One is the default because numpy's BLAS already uses every core for the GEMMs and keeps its
     threads spinning between calls: measured on 2 cores, a second kernel thread mostly waits for
     them. numpy's BLAS keeps its own setting (threadpoolctl changes it)."""
-    from . import cpu
+    from ..backends import cpu
     cpu._cpu.set_num_threads(int(n))
 
 
 def get_num_threads() -> int:
-    from . import cpu
+    from ..backends import cpu
     return cpu._cpu.get_num_threads()
+
 
 __all__ = [
     "Tensor", "Function", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng", "no_grad", "enable_grad",
     "is_grad_enabled", "broadcast_shapes", "set_num_threads", "get_num_threads", "cat", "stack",
-    "where", "matmul", "maximum",
+    "where", "matmul", "maximum", "minimum",
 ]

@@ -1,71 +1,29 @@
-"""The tensor engine's core: :class:`Tensor`, :class:`Function`, and backpropagation.
+"""The user-facing :class:`Tensor`: every method is defined here, in the class, and validates its
+arguments (shapes, dims, dtypes) with errors that name the shapes; the Functions behind them
+(``functions.py``) may then trust their arrays.
 
-A Function (``functions.py``) has a ``forward`` that computes outputs from input arrays and a
-``backward`` that receives the gradient of the loss over its output and returns the gradient over
-each input, never a Jacobian (the lecture's "tensor backpropagation"). A Tensor made by a Function
-keeps that Function (its ``_ctx``), which keeps the input Tensors: that is the whole graph.
-
-Arrays live on a *backend* (``cpu``: numpy + Cython; ``opencl``: device buffers); Functions call
-the backend's functions (docs/backend_protocol.md), so the same forward/backward serves both.
+Elementwise methods run a rule of the rule book (``x.exp()`` is the ``exp`` rule); composite
+methods (``var``, ``std``, ``logsumexp``) are written in other methods and get their gradients
+through them, so they run on every backend with no backend code.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 
-from . import cpu as _cpu_backend
+from .. import backends, rules
+from . import functions as Fn
+from .autograd import TensorBase, backprop, enable_grad, is_grad_enabled, no_grad
 
-_state = threading.local()
-
-
-def is_grad_enabled() -> bool:
-    return getattr(_state, "grad", True)
-
-
-@contextlib.contextmanager
-def no_grad():
-    """Within this block, operations record no graph (for evaluation and optimizer updates).
-
-    >>> import minigrad
-    >>> w = minigrad.ones(2, requires_grad=True)
-    >>> with minigrad.no_grad():
-    ...     y = w * 2
-    >>> y.requires_grad
-    False
-    """
-    prev = is_grad_enabled()
-    _state.grad = False
-    try:
-        yield
-    finally:
-        _state.grad = prev
-
-
-@contextlib.contextmanager
-def enable_grad():
-    prev = is_grad_enabled()
-    _state.grad = True
-    try:
-        yield
-    finally:
-        _state.grad = prev
-
+__all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
+           "randn", "rand", "arange", "manual_seed", "get_rng", "broadcast_shapes", "cat",
+           "stack", "where", "matmul", "maximum", "minimum", "no_grad", "enable_grad",
+           "is_grad_enabled"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _DEFAULT_FLOAT = np.dtype(np.float32)
-
-
-def _backend(device: str):
-    if device in ("cpu", None):
-        return _cpu_backend
-    if device == "opencl" or (isinstance(device, str) and device.startswith("opencl")):
-        from ..opencl import backend as ocl
-        return ocl
-    raise ValueError(f"unknown device {device!r}: use 'cpu' or 'opencl'")
 
 
 def _to_array(data, dtype) -> np.ndarray:
@@ -96,24 +54,45 @@ def _to_array(data, dtype) -> np.ndarray:
     return arr
 
 
-class Tensor:
+def _norm_axes(dim, ndim):
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        d = int(d)
+        if not -ndim <= d < max(ndim, 1):
+            raise IndexError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
+        out.append(d % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"dim {dim} repeats a dimension")
+    return tuple(sorted(out))
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class Tensor(TensorBase):
     """An n-dimensional array that records the operations applied to it, for backpropagation.
 
     >>> import minigrad
     >>> W = minigrad.tensor([[3.0, 4.0], [7.0, 1.0]], requires_grad=True)
     >>> f = minigrad.tensor([1.0, 2.0]); b = minigrad.tensor([0.5, 0.3])
-    >>> c = W @ f + b          # the seed-004 2x2 layer
+    >>> c = W @ f + b          # the lecture's 2x2 layer
     >>> c.numpy().round(4).tolist()
     [11.5, 9.3]
     >>> c.sum().backward(); W.grad.numpy().tolist()
     [[1.0, 2.0], [1.0, 2.0]]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_be", "_retain", "__weakref__")
+    __slots__ = ()
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device: str = "cpu"):
-        be = _backend(device)
+        be = backends.get(device)
         arr = _to_array(data, dtype)
         src = data.data if isinstance(data, Tensor) else data
         if isinstance(src, np.ndarray) and np.may_share_memory(arr, src):
@@ -122,30 +101,14 @@ class Tensor:
             arr = arr.copy()
         if requires_grad and arr.dtype not in _FLOATS:
             raise TypeError(f"only float tensors can require gradients, got dtype {arr.dtype}")
-        self.data = arr if be is _cpu_backend else be.asarray(np.ascontiguousarray(arr))
+        self.data = be.asarray(arr)
         self.grad: Tensor | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
-        self._be = be
+        self.backend = be
         self._retain = False
 
-    @staticmethod
-    def _make(data, be, requires_grad=False) -> Tensor:
-        # The fast path for results of operations: no conversion, no checks.
-        t = Tensor.__new__(Tensor)
-        t.data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t._ctx = None
-        t._be = be
-        t._retain = False
-        return t
-
     # ---- properties ------------------------------------------------------------------------
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.data.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -157,7 +120,7 @@ class Tensor:
 
     @property
     def device(self) -> str:
-        return self._be.name
+        return self.backend.name
 
     @property
     def is_leaf(self) -> bool:
@@ -184,7 +147,12 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (a copy from a device; on the CPU, the array itself)."""
-        return self._be.to_numpy(self.data)
+        return self.backend.to_numpy(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)`` is the tensor's values."""
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype, copy=False)
 
     def item(self) -> float | int:
         if self.numel() != 1:
@@ -196,7 +164,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph."""
-        return Tensor._make(self.data, self._be, False)
+        return Tensor._make(self.data, self.backend, False)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.dtype not in _FLOATS:
@@ -209,13 +177,13 @@ class Tensor:
         self._retain = True
 
     def to(self, device: str | None = None, dtype=None) -> Tensor:
-        """Copy to ``device`` ("cpu" or "opencl") and/or cast to ``dtype``; differentiable."""
-        from . import functions as Fn
+        """Copy to ``device`` ("cpu", "opencl", "reference") and/or cast to ``dtype``;
+        differentiable (the result is not a leaf: gradients flow back to this tensor)."""
         t = self
         if dtype is not None and np.dtype(dtype) != self.dtype:
             t = Fn.Cast.apply(t, dtype=np.dtype(dtype))
-        if device is not None and _backend(device) is not t._be:
-            t = Fn.ToDevice.apply(t, be=_backend(device))
+        if device is not None and backends.get(device) is not t.backend:
+            t = Fn.ToDevice.apply(t, be=backends.get(device))
         return t
 
     def cpu(self) -> Tensor:
@@ -229,7 +197,7 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         """Set every element to 0, in place (not recorded in the graph)."""
-        self.data = self._be.zeros(self.shape, self.dtype)
+        self.data = self.backend.zeros(self.shape, self.dtype)
         return self
 
     # ---- backpropagation -------------------------------------------------------------------
@@ -240,7 +208,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: no input of "
                                "its graph has requires_grad=True (or it was made under no_grad)")
-        be = self._be
+        be = self.backend
         if gradient is None:
             if self.numel() != 1:
                 raise RuntimeError(
@@ -249,7 +217,7 @@ class Tensor:
             g = be.full(self.shape, 1.0, self.dtype)
         else:
             if isinstance(gradient, Tensor):
-                if gradient._be is not be:
+                if gradient.backend is not be:
                     raise ValueError(f"gradient is on {gradient.device}, tensor on {self.device}")
                 g = gradient.data
             else:
@@ -259,7 +227,293 @@ class Tensor:
                                  f"shape {self.shape}")
         backprop(self, g)
 
-    # Operators and methods are attached in ops.py (they need the Functions).
+    # ---- elementwise: the rule book ----------------------------------------------------------
+
+    def _rule(self, name: str) -> Tensor:
+        return Fn.Elementwise.apply(self, rule=rules.get(name))
+
+    def _binary(self, other, name: str, reflected: bool = False) -> Tensor:
+        other = _operand(other, self)
+        if isinstance(other, Tensor) and other.backend is not self.backend:
+            raise ValueError(f"{name}: tensors on different devices ({self.device} and "
+                             f"{other.device}); move one with .to(device)")
+        rule = rules.get(name)
+        if reflected:
+            return Fn.Elementwise.apply(other, self, rule=rule)
+        return Fn.Elementwise.apply(self, other, rule=rule)
+
+    def __add__(self, other):  # self + other
+        return self._binary(other, "add")
+
+    def __radd__(self, other):  # other + self
+        return self._binary(other, "add", True)
+
+    def __sub__(self, other):
+        return self._binary(other, "sub")
+
+    def __rsub__(self, other):
+        return self._binary(other, "sub", True)
+
+    def __mul__(self, other):
+        return self._binary(other, "mul")
+
+    def __rmul__(self, other):
+        return self._binary(other, "mul", True)
+
+    def __truediv__(self, other):
+        return self._binary(other, "div")
+
+    def __rtruediv__(self, other):
+        return self._binary(other, "div", True)
+
+    def __pow__(self, other):
+        return self._binary(other, "pow")
+
+    def __rpow__(self, other):
+        return self._binary(other, "pow", True)
+
+    def __neg__(self):
+        return self._rule("neg")
+
+    def __abs__(self):
+        return self._rule("abs")
+
+    def neg(self) -> Tensor:
+        """-x, elementwise"""
+        return self._rule("neg")
+
+    def exp(self) -> Tensor:
+        """e^x, elementwise"""
+        return self._rule("exp")
+
+    def log(self) -> Tensor:
+        """ln x, elementwise (NaN for x < 0, -inf at 0, as PyTorch)"""
+        return self._rule("log")
+
+    def log1p(self) -> Tensor:
+        """ln(1 + x), elementwise, accurate for small x"""
+        return self._rule("log1p")
+
+    def expm1(self) -> Tensor:
+        """e^x - 1, elementwise, accurate for small x"""
+        return self._rule("expm1")
+
+    def sqrt(self) -> Tensor:
+        """sqrt x, elementwise"""
+        return self._rule("sqrt")
+
+    def sin(self) -> Tensor:
+        """sin x (radians), elementwise"""
+        return self._rule("sin")
+
+    def cos(self) -> Tensor:
+        """cos x, elementwise"""
+        return self._rule("cos")
+
+    def tanh(self) -> Tensor:
+        """tanh x, elementwise"""
+        return self._rule("tanh")
+
+    def sigmoid(self) -> Tensor:
+        """1/(1+e^-x), elementwise (no overflow for any x)"""
+        return self._rule("sigmoid")
+
+    def relu(self) -> Tensor:
+        """max(0, x), elementwise (NaN stays NaN)"""
+        return self._rule("relu")
+
+    def abs(self) -> Tensor:
+        """|x|, elementwise"""
+        return self._rule("abs")
+
+    def maximum(self, other) -> Tensor:
+        """Elementwise max (broadcasting); on ties the gradient is split in half, as PyTorch."""
+        return self._binary(other, "maximum")
+
+    def minimum(self, other) -> Tensor:
+        """Elementwise min (broadcasting)."""
+        return self._binary(other, "minimum")
+
+    def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
+        """Limit values to [min, max]; the gradient is 0 where a value was clipped."""
+        if min is None and max is None:
+            raise ValueError("clip needs min or max")
+        return Fn.Clip.apply(self, lo=min, hi=max)
+
+    clamp = clip
+
+    # ---- reductions ------------------------------------------------------------------------
+
+    def sum(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Sum over ``dim`` (an int, a tuple, or None for all), like torch.sum."""
+        axes = _norm_axes(dim, self.ndim) if self.ndim else None
+        return Fn.Sum.apply(self, axes=axes, keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Mean over ``dim`` (an int, a tuple, or None for all); NaN over no elements."""
+        if self.dtype.kind != "f":
+            raise TypeError(f"mean needs a float tensor, got dtype {self.dtype}")
+        axes = _norm_axes(dim, self.ndim) if self.ndim else None
+        return Fn.Mean.apply(self, axes=axes, keepdim=keepdim)
+
+    def _minmax(self, mode, dim, keepdim):
+        if self.numel() == 0:
+            raise ValueError(f"{mode}() of an empty tensor")
+        axes = _norm_axes(dim, self.ndim) if self.ndim else None
+        return Fn.Max.apply(self, axes=axes, keepdim=keepdim, mode=mode)
+
+    def max(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Max over ``dim`` (values only); the gradient goes to the maximal elements, split evenly
+        among ties."""
+        return self._minmax("max", dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Min over ``dim`` (values only)."""
+        return self._minmax("min", dim, keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Indices of the maxima (no gradient)."""
+        a = self.numpy()
+        r = np.argmax(a, axis=dim, keepdims=keepdim) if dim is not None else np.argmax(a)
+        return Tensor(np.asarray(r, dtype=np.int64))
+
+    def var(self, dim=None, correction: int = 1, keepdim: bool = False) -> Tensor:
+        """Variance over ``dim``: sum (x - mean)^2 / (n - correction). A composite: its gradient
+        comes through mean, sub, mul and sum.
+
+        >>> import minigrad
+        >>> minigrad.tensor([1.0, 2.0, 3.0, 4.0]).var().item()
+        1.6666666269302368
+        """
+        axes = _norm_axes(dim, self.ndim) if self.ndim else None
+        n = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        d = self - self.mean(axes, keepdim=True)
+        return (d * d).sum(axes, keepdim=keepdim) / max(n - correction, 0)
+
+    def std(self, dim=None, correction: int = 1, keepdim: bool = False) -> Tensor:
+        """Standard deviation: sqrt of :meth:`var` (a composite)."""
+        return self.var(dim, correction=correction, keepdim=keepdim).sqrt()
+
+    def logsumexp(self, dim, keepdim: bool = False) -> Tensor:
+        """log sum e^x over ``dim``, shifted by the (constant) max so no exp overflows.
+        A composite of max, sub, exp, sum, log and add."""
+        d = _norm_axes(dim, self.ndim)
+        m = self.detach().max(d, keepdim=True)
+        s = (self - m).exp().sum(d, keepdim=keepdim).log()
+        return s + (m if keepdim else m.reshape(s.shape))
+
+    # ---- linear algebra --------------------------------------------------------------------
+
+    def matmul(self, other) -> Tensor:
+        """Matrix product with numpy's rules (see :func:`matmul`)."""
+        return matmul(self, other)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(_operand(other, self), self)
+
+    # ---- shape -----------------------------------------------------------------------------
+
+    def reshape(self, *shape) -> Tensor:
+        """Same elements, new shape (one dim may be -1)."""
+        shape = _shape_arg(shape)
+        n = self.numel()
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        if shape.count(-1) > 1 or (-1 not in shape and known != n) or (
+                -1 in shape and (known == 0 or n % known)):
+            raise ValueError(f"cannot reshape a tensor of shape {self.shape} ({n} elements) "
+                             f"into {shape}")
+        if -1 in shape:
+            shape = tuple(n // known if s == -1 else s for s in shape)
+        if shape == self.shape:
+            return self
+        return Fn.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dims start_dim..end_dim into one (like torch.flatten)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = start_dim % self.ndim, end_dim % self.ndim
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        mid = 1
+        for d in self.shape[s:e + 1]:
+            mid *= d
+        return self.reshape(*self.shape[:s], mid, *self.shape[e + 1:])
+
+    def permute(self, *dims) -> Tensor:
+        """The dims in a new order."""
+        dims = _shape_arg(dims)
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of "
+                             f"a tensor of shape {self.shape}")
+        dims = tuple(d % self.ndim for d in dims)
+        if dims == tuple(range(self.ndim)):
+            return self
+        return Fn.Permute.apply(self, axes=dims)
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        """Swap two dims (default: the last two)."""
+        if self.ndim < 2:
+            return self
+        axes = list(range(self.ndim))
+        d0, d1 = _norm_axes(dim0, self.ndim)[0], _norm_axes(dim1, self.ndim)[0]
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return self.permute(*axes)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - numpy's and torch's name
+        return self.permute(*reversed(range(self.ndim)))
+
+    def squeeze(self, dim=None) -> Tensor:
+        if dim is None:
+            return self.reshape(*[s for s in self.shape if s != 1])
+        d = _norm_axes(dim, self.ndim)[0]
+        if self.shape[d] != 1:
+            return self
+        return self.reshape(*self.shape[:d], *self.shape[d + 1:])
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        nd = self.ndim + 1
+        if not -nd <= dim < nd:
+            raise IndexError(f"unsqueeze: dim {dim} out of range for a result with {nd} dims")
+        d = dim % nd
+        return self.reshape(*self.shape[:d], 1, *self.shape[d:])
+
+    def expand(self, *shape) -> Tensor:
+        """A broadcast view of this tensor (-1 keeps a dim)."""
+        shape = _shape_arg(shape)
+        shape = tuple(self.shape[i - (len(shape) - self.ndim)] if s == -1 else s
+                      for i, s in enumerate(shape))
+        broadcast_shapes(self.shape, shape)
+        return Fn.Expand.apply(self, shape=shape)
+
+    def __getitem__(self, key) -> Tensor:
+        """Indexing and slicing with ints, slices, None, ..., integer and boolean arrays; on
+        every device. The index is validated against the shape and copied (changing the
+        caller's index array afterwards cannot move the gradient)."""
+        return Fn.Index.apply(self, key=_check_index(self, key))
+
+    # ---- softmax -----------------------------------------------------------------------------
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        """e^x / sum e^x over ``dim``, stable for any logit size."""
+        _float_only(self, "softmax")
+        return Fn.Softmax.apply(self, dim=_norm_axes(dim, self.ndim)[0])
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        """x - log sum e^x over ``dim``, stable for any logit size."""
+        _float_only(self, "log_softmax")
+        return Fn.LogSoftmax.apply(self, dim=_norm_axes(dim, self.ndim)[0])
+
+    # ---- Python protocol ---------------------------------------------------------------------
 
     def __repr__(self) -> str:
         arr = self.numpy()
@@ -290,117 +544,170 @@ class Tensor:
         return id(self)
 
 
-def backprop(root: Tensor, g) -> None:
-    """Reverse-mode sweep: topological order by an iterative DFS (no recursion limit), then each
-    Function's backward; gradients reaching a tensor along several paths are summed (the
-    multivariate chain rule)."""
-    order: list[Tensor] = []
-    # Mark a tensor when it is expanded, not when it is pushed: a tensor pushed early can be
-    # reached again by a longer path (y = a + f(a)) and must then be finished after that path,
-    # or the gradient from f(a) arrives after a has already passed its gradient on.
-    expanded = set()
-    stack = [(root, False)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in expanded:
-            continue
-        expanded.add(id(t))
-        stack.append((t, True))
-        ctx = t._ctx
-        if ctx is not None:
-            for p in ctx.inputs:
-                if isinstance(p, Tensor) and p.requires_grad and id(p) not in expanded:
-                    stack.append((p, False))
-    grads = {id(root): g}
-    for t in reversed(order):
-        g = grads.pop(id(t), None)
-        if g is None:
-            continue
-        ctx = t._ctx
-        if ctx is None or t._retain:
-            _store_grad(t, g)
-            if ctx is None:
-                continue
-        in_grads = ctx.backward(g)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
-        for p, pg in zip(ctx.inputs, in_grads):
-            if pg is None or not isinstance(p, Tensor) or not p.requires_grad:
-                continue
-            prev = grads.get(id(p))
-            # Sum over paths: the multivariate chain rule.
-            grads[id(p)] = pg if prev is None else p._be.add(prev, pg)
+# ---- argument checks shared by the methods -------------------------------------------------------
 
 
-def _store_grad(t: Tensor, g) -> None:
-    be = t._be
-    if tuple(g.shape) != t.shape:  # a Function returned a wrongly shaped gradient: a bug
-        raise RuntimeError(f"internal error: gradient of shape {tuple(g.shape)} for a tensor of "
-                           f"shape {t.shape} (from {type(t._ctx).__name__ if t._ctx else 'leaf'})")
-    if t.grad is None:
-        # Copy: g may be shared with another tensor's gradient (add passes it through). On the
-        # CPU np.array also turns the numpy scalar that a ufunc returns for 0-d input into a 0-d
-        # array, so that a second backward can accumulate into it in place.
-        arr = np.array(g, dtype=t.dtype) if be is _cpu_backend else be.add(g, 0.0)
-        t.grad = Tensor._make(arr, be)
-    else:
-        be.accumulate(t.grad.data, g)
+def _operand(x, like: Tensor):
+    """Numbers stay Python numbers (constants, no graph node); arrays become constant Tensors."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    if isinstance(x, (np.ndarray, list, tuple, np.generic)):
+        arr = np.asarray(x)
+        if arr.dtype == object:
+            raise TypeError("cannot mix a Tensor with an object array (Scalars)")
+        if arr.dtype.kind == "f":
+            arr = arr.astype(like.dtype) if like.dtype.kind == "f" else arr
+        return Tensor(arr, device=like.device)
+    if isinstance(x, bool):
+        return float(x)
+    raise TypeError(f"unsupported operand type {type(x).__name__} for a Tensor operation")
 
 
-class Function:
-    """An operation: ``forward(*arrays, **kw) -> array`` and ``backward(grad) -> grads``.
+def _float_only(t: Tensor, name: str) -> None:
+    if t.dtype.kind != "f":
+        raise TypeError(f"{name} needs a float32 or float64 tensor, got dtype {t.dtype}")
+    if t.ndim == 0:
+        raise ValueError(f"{name} needs at least one dimension")
 
-    ``apply`` runs the forward on the inputs' arrays (Tensors; plain numbers pass through as
-    constants) and, if any input requires gradients, links the result into the graph. Forward
-    stores on ``self`` whatever its backward needs.
+
+def _check_index(t: Tensor, key):
+    """A validated copy of ``key``: Tensors and lists become numpy arrays of our own."""
+    def own(i):
+        if isinstance(i, Tensor):
+            return np.array(i.numpy())
+        if isinstance(i, (list, np.ndarray)):
+            return np.array(i)
+        return i
+    key = tuple(own(i) for i in key) if isinstance(key, tuple) else own(key)
+    try:  # numpy validates ints, slices and arrays against the shape and names the problem;
+        # a zero-stride view of the shape costs no memory, however large the tensor
+        np.broadcast_to(np.False_, t.shape)[key]
+    except IndexError as e:
+        raise IndexError(f"index {key!r} for a tensor of shape {t.shape}: {e}") from None
+    return key
+
+
+# ---- free functions ------------------------------------------------------------------------------
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product with numpy's rules: 1-D operands are vectors, leading dims broadcast.
+
+    >>> import minigrad
+    >>> minigrad.ones(2, 3) @ minigrad.ones(4, 5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: matmul: shapes (2, 3) and (4, 5) are not aligned: ...
     """
-
-    inputs: tuple
-
-    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def backward(self, grad):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @classmethod
-    def apply(cls, *inputs, **kwargs) -> Tensor:
-        be = None
-        arrays = []
-        needs = False
-        for t in inputs:
-            if isinstance(t, Tensor):
-                if be is None:
-                    be = t._be
-                elif t._be is not be:
-                    raise ValueError(
-                        f"{cls.__name__.lower()}: tensors on different devices ({be.name} and "
-                        f"{t._be.name}); move them with .to(device) first")
-                arrays.append(t.data)
-                needs = needs or t.requires_grad
-            else:
-                arrays.append(t)
-        ctx = cls.__new__(cls)
-        ctx.be = be
-        needs = needs and is_grad_enabled()
-        ctx.needs_grad = needs
-        out = ctx.forward(*arrays, **kwargs)
-        # ctx.be, not be: a Function may move data to another backend (ToDevice).
-        t = Tensor._make(out, ctx.be, needs)
-        if needs:
-            ctx.inputs = inputs
-            t._ctx = ctx
-        return t
-
-    def needs_input_grad(self, i: int) -> bool:
-        t = self.inputs[i]
-        return isinstance(t, Tensor) and t.requires_grad
+    if not isinstance(b, Tensor):
+        b = _operand(b, a)
+        if not isinstance(b, Tensor):
+            raise TypeError("matmul needs a tensor or array operand, not a number; use *")
+    if not isinstance(a, Tensor):
+        a = _operand(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
+                         f"{a.shape} and {b.shape}; use * for scaling")
+    if a.dtype.kind != "f" or b.dtype.kind != "f":
+        raise TypeError(f"matmul needs float tensors, got {a.dtype} and {b.dtype}")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: {ka} (last "
+                         f"dim of the first) != {kb} (first matrix dim of the second)")
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim >= 2 else ())
+        except ValueError:
+            raise ValueError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} cannot "
+                             f"be broadcast together") from None
+    if b.backend is not a.backend:
+        raise ValueError(f"matmul: tensors on different devices ({a.device} and {b.device})")
+    squeeze = []
+    if a.ndim == 1:
+        a = a.reshape(1, -1)
+        squeeze.append(-2)
+    if b.ndim == 1:
+        b = b.reshape(-1, 1)
+        squeeze.append(-1)
+    out = Fn.MatMul.apply(a, b)
+    if squeeze:
+        shape = list(out.shape)
+        for ax in sorted(squeeze):
+            del shape[ax]
+        out = out.reshape(*shape) if shape else out.reshape(())
+    return out
 
 
-# ---- factories ----------------------------------------------------------------------------------
+def maximum(a: Tensor, b) -> Tensor:
+    """Elementwise max of two tensors (broadcasting); ties split the gradient."""
+    return a.maximum(b)
+
+
+def minimum(a: Tensor, b) -> Tensor:
+    """Elementwise min of two tensors (broadcasting); ties split the gradient."""
+    return a.minimum(b)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim (on every device)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat needs at least one tensor")
+    ref = tensors[0]
+    d = _norm_axes(dim, ref.ndim)[0]
+    for t in tensors[1:]:
+        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape))
+                                     if i != d):
+            raise ValueError(f"cat along dim {dim}: shapes {ref.shape} and {t.shape} differ "
+                             f"outside that dim")
+        if t.dtype != ref.dtype:
+            raise TypeError(f"cat: dtypes {ref.dtype} and {t.dtype} differ")
+    return Fn.Cat.apply(*tensors, dim=d)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join equal-shape tensors along a new dim: a composite, cat of the unsqueezed tensors."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: shapes {tensors[0].shape} and {t.shape} differ")
+    nd = tensors[0].ndim + 1
+    if not -nd <= dim < nd:
+        raise IndexError(f"stack: dim {dim} out of range for a result with {nd} dims")
+    return cat([t.unsqueeze(dim % nd) for t in tensors], dim % nd)
+
+
+def where(cond, a, b) -> Tensor:
+    """Elementwise ``a if cond else b`` (broadcasting); gradients flow to a and b."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        raise TypeError("where needs a or b to be a Tensor")
+    c = cond.numpy() if isinstance(cond, Tensor) else np.asarray(cond)
+    a = a if isinstance(a, Tensor) else Tensor(np.asarray(a, dtype=like.dtype),
+                                               device=like.device)
+    b = b if isinstance(b, Tensor) else Tensor(np.asarray(b, dtype=like.dtype),
+                                               device=like.device)
+    shape = broadcast_shapes(c.shape, a.shape, b.shape)
+    # the condition as a 0/1 array of the values' dtype, on their device (a constant input)
+    c = like.backend.asarray(np.ascontiguousarray(np.broadcast_to(c != 0, shape), like.dtype))
+    return Fn.Where.apply(c, a, b)
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    """numpy's broadcasting rule, with an error that names the shapes."""
+    try:
+        return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError:
+        raise ValueError("shapes " + ", ".join(str(tuple(s)) for s in shapes)
+                         + " cannot be broadcast together") from None
+
+
+# ---- factories -----------------------------------------------------------------------------------
 
 _rng = np.random.default_rng()
 
@@ -425,7 +732,12 @@ def _shape(shape) -> tuple[int, ...]:
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, device: str = "cpu") -> Tensor:
-    """Make a Tensor (float32 by default for real data, int64 for integers), like torch.tensor."""
+    """Make a Tensor (float32 by default for real data, int64 for integers), like torch.tensor.
+
+    >>> import minigrad
+    >>> minigrad.tensor([[1, 2]]).dtype, minigrad.tensor(1.5).shape
+    (dtype('int64'), ())
+    """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
@@ -480,12 +792,3 @@ def arange(start, end=None, step=1, dtype=None, device="cpu") -> Tensor:
     if dtype is None:
         dtype = np.int64 if a.dtype.kind in "iu" else _DEFAULT_FLOAT
     return Tensor(a, dtype=dtype, device=device)
-
-
-def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
-    """numpy's broadcasting rule, with an error that names the shapes."""
-    try:
-        return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
-    except ValueError:
-        raise ValueError("shapes " + ", ".join(str(tuple(s)) for s in shapes)
-                         + " cannot be broadcast together") from None

@@ -6,7 +6,7 @@ backwards, softmax / cross-entropy, im2col / col2im for convolutions, pooling, a
 in-place updates. Matmul is numpy's BLAS.
 
 Every kernel trusts its inputs: shapes, dtypes and index ranges are validated by the Python caller
-(``minigrad/tensor/cpu.py``) before the GIL is released. Directives (no bounds checks, no
+(``minigrad/backends/cpu.py``) before the GIL is released. Directives (no bounds checks, no
 wraparound) are set once in setup.py; build with ``MINIGRAD_DEBUG=1`` to turn the checks back on.
 """
 
@@ -71,23 +71,24 @@ def sigmoid(const floating[::1] x, floating[::1] out):
         out[i] = s if x[i] >= 0 else z * s
 
 
-def relu_back(const floating[::1] x, const floating[::1] g, floating[::1] out):
-    """out = g * [x > 0]  (rules.relu_back, times the upstream gradient). A multiply by the
+def relu_vjp(const floating[::1] x, const floating[::1] g, floating[::1] out):
+    """out = g * [x > 0]  (the relu rule's local derivative times the upstream
+    gradient; checked against the rule in tests/backends). A multiply by the
     comparison, not a branch: the loop vectorises and random signs cost nothing."""
     cdef Py_ssize_t i, n = x.shape[0]
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
         out[i] = g[i] * (x[i] > 0)
 
 
-def sigmoid_back(const floating[::1] y, const floating[::1] g, floating[::1] out):
-    """out = g * y (1 - y)  (rules.sigmoid_back)"""
+def sigmoid_vjp(const floating[::1] y, const floating[::1] g, floating[::1] out):
+    """out = g * y (1 - y)  (the sigmoid rule, fused)"""
     cdef Py_ssize_t i, n = y.shape[0]
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
         out[i] = g[i] * y[i] * (1 - y[i])
 
 
-def tanh_back(const floating[::1] y, const floating[::1] g, floating[::1] out):
-    """out = g * (1 - y^2)  (rules.tanh_back)"""
+def tanh_vjp(const floating[::1] y, const floating[::1] g, floating[::1] out):
+    """out = g * (1 - y^2)  (the tanh rule, fused)"""
     cdef Py_ssize_t i, n = y.shape[0]
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n)):
         out[i] = g[i] * (1 - y[i] * y[i])
@@ -135,7 +136,7 @@ def softmax(const floating[:, ::1] x, floating[:, ::1] out):
             out[i, j] = out[i, j] / s
 
 
-def softmax_back(const floating[:, ::1] y, const floating[:, ::1] g, floating[:, ::1] out):
+def softmax_vjp(const floating[:, ::1] y, const floating[:, ::1] g, floating[:, ::1] out):
     """out = y * (g - sum_j g_j y_j): the softmax Jacobian applied without forming it."""
     cdef Py_ssize_t i, j, n = y.shape[0], c = y.shape[1]
     cdef floating d
@@ -147,7 +148,7 @@ def softmax_back(const floating[:, ::1] y, const floating[:, ::1] g, floating[:,
             out[i, j] = y[i, j] * (g[i, j] - d)
 
 
-def log_softmax_back(const floating[:, ::1] ly, const floating[:, ::1] g,
+def log_softmax_vjp(const floating[:, ::1] ly, const floating[:, ::1] g,
                      floating[:, ::1] out):
     """out = g - softmax * sum_j g_j"""
     cdef Py_ssize_t i, j, n = ly.shape[0], c = ly.shape[1]
@@ -179,7 +180,7 @@ def cross_entropy(const floating[:, ::1] x, const long long[::1] t, floating[::1
         loss[i] = (m - x[i, t[i]]) + (log(s) if floating is double else logf(s))
 
 
-def cross_entropy_back(const floating[:, ::1] probs, const long long[::1] t,
+def cross_entropy_vjp(const floating[:, ::1] probs, const long long[::1] t,
                        const floating[::1] g, floating[:, ::1] out):
     """out_i = (softmax(x_i) - onehot(t_i)) * g_i: the lecture's (softmax(c) - t)."""
     cdef Py_ssize_t i, j, n = probs.shape[0], c = probs.shape[1]
@@ -313,7 +314,7 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int[:, 
                         out[n, c, a, b] = v if v > m else m
 
 
-def max_pool2d_back(const floating[:, :, :, :] g, const int[:, :, :, ::1] idx,
+def max_pool2d_vjp(const floating[:, :, :, :] g, const int[:, :, :, ::1] idx,
                     floating[:, :, ::1] dx):
     """dx (zeroed, shape (N*C, H, W) flattened planes) gets each window's whole gradient at its
     arg-max; overlapping windows add up."""
@@ -345,7 +346,7 @@ def avg_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int kh,
                 out[n, c, a, b] = s * inv
 
 
-def avg_pool2d_back(const floating[:, :, :, :] g, floating[:, :, :, ::1] dx, int kh, int kw,
+def avg_pool2d_vjp(const floating[:, :, :, :] g, floating[:, :, :, ::1] dx, int kh, int kw,
                     int sh, int sw):
     cdef Py_ssize_t N = g.shape[0], C = g.shape[1], oh = g.shape[2], ow = g.shape[3]
     cdef Py_ssize_t p, n, c, a, b, i, j

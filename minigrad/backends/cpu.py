@@ -1,8 +1,11 @@
-"""The CPU backend: numpy arrays, numpy's BLAS for matmul, and the Cython kernels of ``_cpu``.
+"""The CPU backend: the reference backend (numpy, numpy's BLAS for matmul) plus the compiled
+Cython kernels of ``_cpu.pyx`` where they pay.
 
-Implements docs/backend_protocol.md. Functions receive arrays the tensor engine has already
-validated (shapes, dtypes); each wrapper makes sure a compiled kernel gets the contiguous, typed
-buffers it trusts before it runs without the GIL.
+Everything not defined here is the reference's (:mod:`minigrad.backends.reference`, the
+protocol's statement). Functions receive arrays the tensor engine has already validated (shapes,
+dtypes); each wrapper makes sure a compiled kernel gets the contiguous, typed buffers it trusts
+before it runs without the GIL. Fused kernels for rules are registered by rule name in
+``FUSED_FORWARD`` / ``FUSED_VJP``; tests/backends checks each against its rule.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import _cpu  # noqa: E402 - the compiled module is required: no silent fallback
+from . import reference as _ref  # noqa: E402
+from .reference import *  # noqa: E402,F401,F403 - the protocol, overridden below where it pays
 
 
 def _keep_freed_memory() -> bool:
@@ -45,62 +50,14 @@ malloc_tuned = _keep_freed_memory()
 
 name = "cpu"
 
-# ---- creation / transfer -----------------------------------------------------------------------
-
-
-def asarray(x, dtype=None) -> np.ndarray:
-    return np.asarray(x, dtype=dtype)
-
-
-def to_numpy(a: np.ndarray) -> np.ndarray:
-    return np.asarray(a)  # reductions and ufuncs on 0-d input give numpy scalars, not arrays
-
-
-def zeros(shape, dtype) -> np.ndarray:
-    return np.zeros(shape, dtype=dtype)
-
-
-def full(shape, value, dtype) -> np.ndarray:
-    return np.full(shape, value, dtype=dtype)
-
-
-# ---- elementwise ---------------------------------------------------------------------------------
-
-add, sub, mul, div = np.add, np.subtract, np.multiply, np.true_divide
-maximum, minimum = np.maximum, np.minimum
-neg, exp, log, sqrt, sin, cos, tanh, abs, sign = (
-    np.negative, np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh, np.abs, np.sign)
-
-
-def pow(a, b):  # noqa: A001 - the op's name everywhere
-    return np.power(a, b)
-
-
-def gt(a, b):
-    return np.greater(a, b).astype(_ftype(a, b))
-
-
-def ge(a, b):
-    return np.greater_equal(a, b).astype(_ftype(a, b))
-
-
-def eq(a, b):
-    return np.equal(a, b).astype(_ftype(a, b))
-
-
-def _ftype(a, b):
-    return a.dtype if isinstance(a, np.ndarray) else np.asarray(b).dtype
-
-
-def where(cond, a, b):
-    return np.where(cond != 0, a, b)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _c(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _unary_kernel(kernel, *arrays):
+def _fused(kernel, *arrays):
     """Run a fused elementwise kernel over flat contiguous copies/views of equal-shape arrays."""
     shape = np.shape(arrays[0])  # np.ascontiguousarray makes 0-d input 1-d: keep the shape
     arrays = [_c(a).reshape(-1) for a in arrays]
@@ -109,90 +66,57 @@ def _unary_kernel(kernel, *arrays):
     return out.reshape(shape)
 
 
+# ---- fused kernels for rules (by rule name) ------------------------------------------------------
+
+
 def sigmoid(x):
-    if x.dtype not in (np.float32, np.float64):
-        return 1.0 / (1.0 + np.exp(-x))
-    return _unary_kernel(_cpu.sigmoid, x)
+    """The sigmoid rule's forward in one pass (select, not branch, on the sign)."""
+    if getattr(x, "dtype", None) not in _FLOATS:
+        return NotImplemented
+    return _fused(_cpu.sigmoid, x)
 
 
 def relu(x):
-    return np.maximum(x, 0)
+    return np.maximum(x, 0)  # numpy's own loop is the fastest relu (and keeps NaN)
 
 
-def relu_back(x, g):
-    return _unary_kernel(_cpu.relu_back, x, g.astype(x.dtype, copy=False))
+def _vjp(kernel, use_output: bool):
+    def vjp(i, g, xs, y):
+        v = y if use_output else xs[0]
+        if getattr(v, "dtype", None) not in _FLOATS or np.shape(g) != np.shape(v):
+            return NotImplemented
+        return _fused(kernel, v, g.astype(v.dtype, copy=False))
+    return vjp
 
 
-def sigmoid_back(y, g):
-    return _unary_kernel(_cpu.sigmoid_back, y, g.astype(y.dtype, copy=False))
+relu_vjp = _vjp(_cpu.relu_vjp, False)           # g * [x > 0]
+sigmoid_vjp = _vjp(_cpu.sigmoid_vjp, True)      # g * y (1 - y)
+tanh_vjp = _vjp(_cpu.tanh_vjp, True)            # g * (1 - y^2)
+
+FUSED_FORWARD = {"sigmoid": sigmoid, "relu": relu}
+FUSED_VJP = {"relu": relu_vjp, "sigmoid": sigmoid_vjp, "tanh": tanh_vjp}
 
 
-def tanh_back(y, g):
-    return _unary_kernel(_cpu.tanh_back, y, g.astype(y.dtype, copy=False))
+def elementwise(rule, *xs):
+    f = FUSED_FORWARD.get(rule.name)
+    if f is not None:
+        y = f(*xs)
+        if y is not NotImplemented:
+            return y
+    return _ref.elementwise(rule, *xs)
 
 
-def clip(a, lo, hi):
-    return np.clip(a, lo, hi)
+def elementwise_vjp(rule, i, g, xs, y):
+    f = FUSED_VJP.get(rule.name)
+    if f is not None:
+        r = f(i, g, xs, y)
+        if r is not NotImplemented:
+            return r
+    return _ref.times(g, rule.local[i](np, *xs, y))
 
 
-def clip_back(x, g, lo, hi):
-    mask = np.ones(x.shape, dtype=bool)
-    if lo is not None:
-        mask &= x >= lo
-    if hi is not None:
-        mask &= x <= hi
-    return g * mask
-
-
-# ---- reductions ------------------------------------------------------------------------------
-
-
-def sum(a, axis=None, keepdims=False):  # noqa: A001
-    return np.sum(a, axis=axis, keepdims=keepdims)
-
-
-def max(a, axis=None, keepdims=False):  # noqa: A001
-    return np.max(a, axis=axis, keepdims=keepdims)
-
-
-def min(a, axis=None, keepdims=False):  # noqa: A001
-    return np.min(a, axis=axis, keepdims=keepdims)
-
-
-def sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Undo broadcasting in the backward: sum ``g`` over the axes broadcasting added or
-    stretched so the result has ``shape``."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
-    r = g.sum(axis=axes, keepdims=True) if axes else g
-    return r.reshape(shape)
-
-
-def broadcast_to(a, shape):
-    return np.broadcast_to(a, shape)
-
-
-def reshape(a, shape):
-    return a.reshape(shape)
-
-
-def transpose(a, axes):
-    return a.transpose(axes)
-
-
-# ---- linear algebra --------------------------------------------------------------------------
-
-
-def matmul(a, b, trans_a=False, trans_b=False):
-    # A transposed view is F-contiguous; numpy hands it to BLAS with a transpose flag, no copy.
-    if trans_a:
-        a = np.swapaxes(a, -1, -2)
-    if trans_b:
-        b = np.swapaxes(b, -1, -2)
-    return np.matmul(a, b)
+elementwise.__doc__ = _ref.elementwise.__doc__
+elementwise_vjp.__doc__ = _ref.elementwise_vjp.__doc__
 
 
 # ---- softmax / cross-entropy ------------------------------------------------------------------
@@ -212,15 +136,15 @@ def log_softmax(x):
     return out
 
 
-def softmax_back(y, g):
+def softmax_vjp(y, g):
     out = np.empty_like(y)
-    _cpu.softmax_back(_c(y), _c(g.astype(y.dtype, copy=False)), out)
+    _cpu.softmax_vjp(_c(y), _c(g.astype(y.dtype, copy=False)), out)
     return out
 
 
-def log_softmax_back(ly, g):
+def log_softmax_vjp(ly, g):
     out = np.empty_like(ly)
-    _cpu.log_softmax_back(_c(ly), _c(g.astype(ly.dtype, copy=False)), out)
+    _cpu.log_softmax_vjp(_c(ly), _c(g.astype(ly.dtype, copy=False)), out)
     return out
 
 
@@ -233,10 +157,10 @@ def cross_entropy(logits, targets):
     return loss, probs
 
 
-def cross_entropy_back(probs, targets, g):
+def cross_entropy_vjp(probs, targets, g):
     out = np.empty_like(probs)
-    _cpu.cross_entropy_back(probs, _c(targets.astype(np.int64, copy=False)),
-                            _c(np.asarray(g, dtype=probs.dtype).reshape(-1)), out)
+    _cpu.cross_entropy_vjp(probs, _c(targets.astype(np.int64, copy=False)),
+                           _c(np.asarray(g, dtype=probs.dtype).reshape(-1)), out)
     return out
 
 
@@ -256,41 +180,35 @@ def _im2col(x, kh, kw, stride, padding):
     return cols, oh, ow
 
 
-def conv2d(x, w, b, stride, padding, return_cols=False):
+def conv2d(x, w, b, stride, padding):
+    """im2col + one GEMM for the whole batch; ``saved`` is the im2col matrix, which the weight
+    gradient reuses (no second im2col)."""
     n = x.shape[0]
     o, _, kh, kw = w.shape
     cols, oh, ow = _im2col(x, kh, kw, stride, padding)
-    y = _c(w).reshape(o, -1) @ cols  # (O, N*OH*OW): one GEMM for the whole batch
+    y = _c(w).reshape(o, -1) @ cols  # (O, N*OH*OW)
     if b is not None:
         y += b.reshape(o, 1)
     # (O, N, OH, OW) -> (N, O, OH, OW). One copy here saves one in every kernel downstream
     # (activation, its backward, pooling), which would otherwise each make the view contiguous.
     y = np.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
-    return (y, cols) if return_cols else y
+    return y, cols
 
 
-def _g_rows(g):
-    # (N, O, OH, OW) -> (O, N*OH*OW), the layout of the forward's GEMM output.
+def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
+    """Both gradients from one (O, N*OH*OW) copy of g, the layout of the forward's GEMM output:
+    dW = g cols^T, dx = col2im(W^T g)."""
     n, o, oh, ow = g.shape
-    return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
-
-
-def conv2d_back_input(g, w, x_shape, stride, padding, g_rows=None):
-    o, c, kh, kw = w.shape
-    gr = _g_rows(g) if g_rows is None else g_rows
-    dcols = _c(w).reshape(o, -1).T @ gr  # (C*kh*kw, N*OH*OW)
-    dx = np.zeros(x_shape, dtype=g.dtype)
-    _cpu.col2im(dcols, dx, kh, kw, stride[0], stride[1], padding[0], padding[1],
-                g.shape[2], g.shape[3])
-    return dx
-
-
-def conv2d_back_weight(g, x, w_shape, stride, padding, cols=None, g_rows=None):
-    o, c, kh, kw = w_shape
-    if cols is None:
-        cols, _, _ = _im2col(x, kh, kw, stride, padding)
-    gr = _g_rows(g) if g_rows is None else g_rows
-    return (gr @ cols.T).reshape(w_shape)
+    _, c, kh, kw = w.shape
+    gr = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
+    gx = gw = None
+    if need_x:
+        dcols = _c(w).reshape(o, -1).T @ gr  # (C*kh*kw, N*OH*OW)
+        gx = np.zeros(x_shape, dtype=g.dtype)
+        _cpu.col2im(dcols, gx, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
+    if need_w:
+        gw = (gr @ saved.T).reshape(w.shape)
+    return gx, gw
 
 
 # ---- pooling -------------------------------------------------------------------------------------
@@ -306,10 +224,10 @@ def max_pool2d(x, kernel, stride):
     return out, idx
 
 
-def max_pool2d_back(g, idx, x_shape):
+def max_pool2d_vjp(g, idx, x_shape):
     n, c, h, w = x_shape
     dx = np.zeros((n * c, h, w), dtype=g.dtype)
-    _cpu.max_pool2d_back(g, idx, dx)
+    _cpu.max_pool2d_vjp(g, idx, dx)
     return dx.reshape(x_shape)
 
 
@@ -322,17 +240,13 @@ def avg_pool2d(x, kernel, stride):
     return out
 
 
-def avg_pool2d_back(g, x_shape, kernel, stride):
+def avg_pool2d_vjp(g, x_shape, kernel, stride):
     dx = np.zeros(x_shape, dtype=g.dtype)
-    _cpu.avg_pool2d_back(g, dx, kernel[0], kernel[1], stride[0], stride[1])
+    _cpu.avg_pool2d_vjp(g, dx, kernel[0], kernel[1], stride[0], stride[1])
     return dx
 
 
-# ---- in-place updates ----------------------------------------------------------------------------
-
-
-def accumulate(dst, src):
-    np.add(dst, src, out=dst)
+# ---- optimizer steps, in place -------------------------------------------------------------------
 
 
 def _flat(a):

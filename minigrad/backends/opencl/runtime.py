@@ -11,7 +11,7 @@ Programs (one per ``kernels/*.cl`` file) are built lazily, the first time one of
 once per (context, file, options), and their kernel objects are kept: building is the expensive
 part of the first call, and PoCL / pyopencl cache compiled binaries across processes.
 
->>> from minigrad.opencl import runtime
+>>> from minigrad.backends.opencl import runtime
 >>> runtime.available()                                  # doctest: +SKIP
 True
 """
@@ -62,13 +62,12 @@ def kernel_dir() -> Path:
     Located from this file rather than from ``minigrad.__file__`` so that the OpenCL engine imports
     even while the package's ``__init__`` is absent or broken.
     """
-    here = Path(__file__).resolve().parent          # .../minigrad/opencl
-    for candidate in (here.parent / "kernels", here.parent.parent / "kernels"):
+    pkg = Path(__file__).resolve().parent.parent.parent   # .../minigrad
+    for candidate in (pkg / "kernels", pkg.parent / "kernels"):
         if candidate.is_dir() and any(candidate.glob("*.cl")):
             return candidate
     raise FileNotFoundError(
-        f"OpenCL kernel sources not found in {here.parent / 'kernels'} nor "
-        f"{here.parent.parent / 'kernels'}"
+        f"OpenCL kernel sources not found in {pkg / 'kernels'} nor {pkg.parent / 'kernels'}"
     )
 
 
@@ -289,16 +288,30 @@ def build_source(source: str, options: tuple[str, ...] = (), name: str = "<sourc
         ) from e
 
 
-def program(file: str, options: tuple[str, ...] = ()):
-    """The built program of ``kernels/<file>`` (e.g. ``"matmul.cl"``), built on first use."""
+def read_source(file: str) -> str:
+    """The text of ``kernels/<file>`` with its ``#include "x.h"`` lines replaced by the headers
+    themselves (so a cached binary depends on the headers too, and no -I path is needed)."""
+    lines = []
+    for line in (kernel_dir() / file).read_text().splitlines():
+        s = line.strip()
+        if s.startswith("#include \"") and s.endswith(".h\""):
+            lines.append(read_source(s[len("#include \""):-1]))
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def program(file: str, options: tuple[str, ...] = (), extra: str = ""):
+    """The built program of ``kernels/<file>`` (e.g. ``"matmul.cl"``), built on first use;
+    ``extra``: generated source appended to the file (the rule kernels)."""
     ctx = get_context()
-    key = (id(ctx), file, tuple(options))
+    key = (id(ctx), file, tuple(options), extra)
     prog = _programs.get(key)
     if prog is None:
         with _lock:
             prog = _programs.get(key)
             if prog is None:
-                source = (kernel_dir() / file).read_text()
+                source = read_source(file) + ("\n" + extra if extra else "")
                 prog = build_source(source, tuple(options), name=file)
                 _programs[key] = prog
     return prog

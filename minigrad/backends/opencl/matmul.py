@@ -1,0 +1,129 @@
+"""The host side of ``kernels/matmul.cl``: matrix products: naive, tiled (GPUs) and blocked (CPUs)
+GEMM kernels, batched and strided.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import runtime
+from .device import (
+    _check,
+    _empty,
+    _i,
+    _kernel,
+    _max,
+    _min,
+    _options,
+    _queue,
+    _run,
+    _same_dtype,
+    zeros,
+)
+
+MATMUL_KERNELS = ("naive", "tiled", "blocked")
+_BLOCK_M, _PANEL_N = 8, 32     # BLOCK_M and PANEL_N of kernels/matmul.cl's blocked kernel
+
+
+def matmul_kernel_for(device=None, dtype=np.float32) -> str:
+    """The kernel ``matmul(kernel=None)`` uses on ``device`` (default: the current one)."""
+    device = device if device is not None else runtime.get_device()
+    return "blocked" if runtime.device_is_cpu(device) else "tiled"
+
+
+def _tiled_options(dtype) -> tuple[str, ...]:
+    # 64 x 64 tiles need 256-work-item groups; smaller devices get 32 x 32 (64 work-items).
+    if runtime.get_device().max_work_group_size >= 256:
+        return _options(dtype)
+    return _options(dtype) + ("-DTILE_M=32", "-DTILE_N=32")
+
+
+def _blocked_local(gsize) -> tuple[int, int, int]:
+    """Work-group size of the blocked kernel: PoCL spreads work-groups, not work-items, over the
+    cores, and left to itself it made one group of small grids (a 256x256 product, conv2d's
+    weight gradient: 18 work-items), leaving a core idle. So: the largest divisor of the row
+    blocks that still leaves 8 groups per compute unit (1 when even that is too few)."""
+    blocks, panels, batch = gsize
+    want = 8 * runtime.get_device().max_compute_units
+    for size in range(_min(blocks, 16), 0, -1):
+        if blocks % size == 0 and (blocks // size) * panels * batch >= want:
+            return (size, 1, 1)
+    return (1, 1, 1)
+
+
+def _gemm(kernel, C, A, B, batch, M, N, K, a_strides, b_strides, batch_sum=1):
+    """C (batch, M, N) contiguous = op(A) @ op(B) with (batch, row, col) element strides.
+    ``batch_sum`` > 1 (blocked kernel only): C (batch // batch_sum, M, N) holds the sums of
+    each batch_sum consecutive products."""
+    dtype = C.dtype
+    if batch_sum != 1 and kernel != "blocked":
+        raise ValueError("_gemm: batch_sum needs the blocked kernel")
+    ints = [_i(v) for v in (M, N, K)]
+    if kernel == "naive":
+        k = _kernel("matmul.cl", "matmul_naive", dtype)
+        _run(k, (N, M, batch), C.data, A.data, B.data, *ints,
+             *map(_i, a_strides), *map(_i, b_strides))
+    elif kernel == "tiled":
+        opts = _tiled_options(dtype)
+        tile = 32 if "-DTILE_M=32" in opts else 64
+        k = runtime.kernel("matmul.cl", "matmul_tiled", opts)
+        threads = tile // 4
+        gsize = (-(-N // tile) * threads, -(-M // tile) * threads, batch)
+        k(_queue(), gsize, (threads, threads, 1), C.data, A.data, B.data, *ints,
+          *map(_i, a_strides), *map(_i, b_strides))
+    elif kernel == "blocked":
+        bm, pn = _BLOCK_M, _PANEL_N
+        blocks, panels = -(-M // bm), -(-N // pn)
+        q = _queue()
+        b_batch, b_row, b_col = b_strides
+        if b_col == 1 and N % pn == 0 and (b_row * dtype.itemsize <= 4096 or K <= 512):
+            # op(B) is B itself with whole panels: the kernel reads its rows in place. Only
+            # while rows are <= 4 KB apart or few: for 2048 x 2048 every k of a panel hit
+            # another page and the packed copy was faster (145 vs 125 GFLOPS), while the
+            # Linear layers' K = 64 / 128 products with 18 KB rows gained ~15% in place.
+            Bs, bs = B, (b_batch, pn, b_row)
+        else:
+            Bs = _empty((batch * panels * pn * K,), dtype)
+            _run(_kernel("matmul.cl", "pack_b", dtype), (K, panels, batch), Bs.data, B.data,
+                 _i(N), _i(K), *map(_i, b_strides))
+            bs = (panels * pn * K, K * pn, pn)
+        gsize = (blocks, panels, batch // batch_sum)
+        _kernel("matmul.cl", "matmul_blocked", dtype)(
+            q, gsize, _blocked_local(gsize), C.data, A.data, Bs.data, *ints,
+            *map(_i, a_strides), *map(_i, bs), _i(blocks), _i(panels), _i(batch_sum))
+    else:
+        raise ValueError(f"matmul: kernel must be None or one of {MATMUL_KERNELS}, got {kernel!r}")
+    return C
+
+
+def _operand_strides(x, trans: bool):
+    """(batch, row, col) element strides of op(x) for a contiguous 2-D or 3-D x."""
+    r, c = x.shape[-2:]
+    batch = r * c if x.ndim == 3 else 0
+    return (batch, 1, c) if trans else (batch, c, 1)
+
+
+def matmul(a, b, trans_a=False, trans_b=False, kernel=None):
+    """op(a) @ op(b), op = transpose when trans_*; 2-D, or 3-D batched (a 2-D operand is shared
+    across the batch). ``kernel`` picks naive / tiled / blocked (None: matmul_kernel_for)."""
+    a, b = _check(a, "matmul", "a"), _check(b, "matmul", "b")
+    _same_dtype("matmul", a, b)
+    if a.ndim not in (2, 3) or b.ndim not in (2, 3):
+        raise ValueError(f"matmul: need 2-D or 3-D operands, got {a.shape} and {b.shape}")
+    M, Ka = a.shape[-2:][::-1] if trans_a else a.shape[-2:]
+    Kb, N = b.shape[-2:][::-1] if trans_b else b.shape[-2:]
+    if Ka != Kb:
+        raise ValueError(f"matmul: inner sizes differ: op(a) is {M}x{Ka}, op(b) is {Kb}x{N} "
+                         f"(shapes {a.shape}, {b.shape}, trans_a={trans_a}, trans_b={trans_b})")
+    if a.ndim == 3 and b.ndim == 3 and a.shape[0] != b.shape[0]:
+        raise ValueError(f"matmul: batch sizes differ: {a.shape} and {b.shape}")
+    batch = a.shape[0] if a.ndim == 3 else (b.shape[0] if b.ndim == 3 else 1)
+    out_shape = (batch, M, N) if _max(a.ndim, b.ndim) == 3 else (M, N)
+    if Ka == 0:
+        return zeros(out_shape, a.dtype)
+    C = _empty(out_shape, a.dtype)
+    if C.size == 0:
+        return C
+    kernel = kernel or matmul_kernel_for(dtype=a.dtype)
+    return _gemm(kernel, C, a, b, batch, M, N, Ka,
+                 _operand_strides(a, trans_a), _operand_strides(b, trans_b))

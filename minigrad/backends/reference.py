@@ -1,0 +1,372 @@
+"""The reference backend: the whole backend protocol in plain numpy, as short as it can be said.
+
+This module *is* the protocol's specification (docs/architecture.md lists the functions): each
+function here states in numpy what every backend's version must compute, and
+``tests/backends`` runs one suite over reference, cpu and opencl. It is also a working device:
+``minigrad.tensor(x, device="reference")`` computes everything here, with no compiled code.
+
+Arrays are numpy arrays; shapes and dtypes have been validated by the tensor engine before any
+function here is called. Elementwise ops are not listed one by one: :func:`elementwise` evaluates
+any rule of the rule book (:mod:`minigrad.rules`) with numpy as its namespace.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+name = "reference"
+
+# Fused kernels by rule name: a backend that has a faster kernel for a rule's forward
+# (``f(*xs)``) or for its vector-Jacobian product (``f(i, g, xs, y)``) lists it here, and its
+# elementwise functions use it (the cpu backend does); either may return NotImplemented for
+# operands it does not handle. The reference has none: it evaluates the rules themselves.
+FUSED_FORWARD: dict = {}
+FUSED_VJP: dict = {}
+
+# ---- creation and transfer ------------------------------------------------------------------
+
+
+def asarray(x, dtype=None) -> np.ndarray:
+    """host (numpy) -> backend array"""
+    return np.asarray(x, dtype=dtype)
+
+
+def to_numpy(a) -> np.ndarray:
+    """backend array -> host (numpy); a 0-d result of a ufunc (a numpy scalar) becomes 0-d"""
+    return np.asarray(a)
+
+
+def zeros(shape, dtype) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
+
+
+def full(shape, value, dtype) -> np.ndarray:
+    return np.full(shape, value, dtype=dtype)
+
+
+def astype(a, dtype):
+    """a new array (always a copy, never a view) with the values of ``a`` in ``dtype``"""
+    return np.array(a, dtype=dtype)
+
+
+# ---- elementwise: every rule of the rule book ---------------------------------------------------
+
+
+def _one_dtype(xs):
+    dt = None
+    for x in xs:
+        d = getattr(x, "dtype", None)
+        if d is not None:
+            if dt is not None and d != dt:
+                return None
+            dt = d
+    return dt
+
+
+def elementwise(rule, *xs):
+    """``rule.forward(numpy, *xs)``: operands broadcast; Python numbers are constants. The result
+    keeps the operands' dtype (a rule's float constants do not widen float32)."""
+    y = rule.forward(np, *xs)
+    dt = _one_dtype(xs)
+    if dt is not None and y.dtype != dt and dt.kind == "f":
+        y = y.astype(dt)
+    return y
+
+
+def times(g, local):
+    """``g * local`` in g's dtype, skipping the multiply for the constant 1 (add, sub)."""
+    if type(local) is float or type(local) is int:
+        if local == 1:
+            return g
+        if local == -1:
+            return np.negative(g)
+    r = np.multiply(g, local)
+    return r if r.dtype == g.dtype else r.astype(g.dtype)
+
+
+def elementwise_vjp(rule, i, g, xs, y):
+    """d loss / d xs[i] = g * rule.local[i](numpy, *xs, y), in the broadcast (output) shape;
+    backprop sums it back to the input's shape."""
+    return times(g, rule.local[i](np, *xs, y))
+
+
+def gt(a, b):
+    """``(a > b)`` as 0/1 in the operands' float dtype (masks for the backward passes)"""
+    return np.greater(a, b).astype(_ftype(a, b))
+
+
+def ge(a, b):
+    return np.greater_equal(a, b).astype(_ftype(a, b))
+
+
+def eq(a, b):
+    return np.equal(a, b).astype(_ftype(a, b))
+
+
+def _ftype(a, b):
+    return a.dtype if isinstance(a, np.ndarray) else np.asarray(b).dtype
+
+
+def where(cond, a, b):
+    """``np.where(cond != 0, a, b)``, broadcasting; a or b may be a Python number"""
+    return np.where(cond != 0, a, b)
+
+
+def clip(a, lo, hi):
+    """``np.clip(a, lo, hi)`` (either bound None); NaN stays NaN"""
+    return np.clip(a, lo, hi)
+
+
+def clip_vjp(x, g, lo, hi):
+    """``g * ((x >= lo) & (x <= hi))``: the gradient passes where x was not clipped"""
+    mask = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        mask &= x >= lo
+    if hi is not None:
+        mask &= x <= hi
+    return g * mask
+
+
+# ---- reductions ----------------------------------------------------------------------------------
+
+
+def sum(a, axis=None, keepdims=False):  # noqa: A001 - the op's name
+    """``axis`` is None or a tuple of non-negative ints"""
+    return np.sum(a, axis=axis, keepdims=keepdims)
+
+
+def max(a, axis=None, keepdims=False):  # noqa: A001
+    return np.max(a, axis=axis, keepdims=keepdims)
+
+
+def min(a, axis=None, keepdims=False):  # noqa: A001
+    return np.min(a, axis=axis, keepdims=keepdims)
+
+
+def sum_to(g, shape: tuple):
+    """Undo broadcasting: sum ``g`` over the axes broadcasting added or stretched, so the
+    result has ``shape`` (the gradient of an input used at many positions is their sum)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    r = g.sum(axis=axes, keepdims=True) if axes else g
+    return r.reshape(shape)
+
+
+# ---- shape and indexing --------------------------------------------------------------------------
+
+
+def broadcast_to(a, shape):
+    return np.broadcast_to(a, shape)
+
+
+def reshape(a, shape):
+    return np.reshape(a, shape)
+
+
+def transpose(a, axes):
+    return np.transpose(a, axes)
+
+
+def index(a, key):
+    """``a[key]``: key is a validated numpy index (ints, slices, None, Ellipsis, int arrays,
+    bool arrays), held by the tensor engine as its own copy"""
+    return a[key]
+
+
+def index_vjp(g, key, shape):
+    """The gradient of ``index``: ``g`` scattered into zeros of ``shape``, added where the index
+    repeats an element"""
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, key, g)
+    return out
+
+
+def cat(arrays, axis: int):
+    """``np.concatenate(arrays, axis)``"""
+    return np.concatenate(arrays, axis=axis)
+
+
+def accumulate(dst, src):
+    """``dst += src`` in place (src broadcasts to dst)"""
+    np.add(dst, src, out=dst)
+    return dst
+
+
+# ---- linear algebra ------------------------------------------------------------------------------
+
+
+def matmul(a, b, trans_a=False, trans_b=False):
+    """``op(a) @ op(b)``, op = transpose of the last two axes when trans_*; 2-D, or batched"""
+    if trans_a:
+        a = np.swapaxes(a, -1, -2)
+    if trans_b:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b)
+
+
+# ---- softmax and cross-entropy (rows: the last axis of a 2-D array) ------------------------------
+
+
+def log_softmax(x):
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_vjp(y, g):
+    """``y * (g - (g * y).sum(-1, keepdims=True))`` (y: the softmax output)"""
+    return y * (g - (g * y).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_vjp(ly, g):
+    """``g - exp(ly) * g.sum(-1, keepdims=True)`` (ly: the log-softmax output)"""
+    return g - np.exp(ly) * g.sum(axis=-1, keepdims=True)
+
+
+def cross_entropy(logits, targets):
+    """``(loss, probs)``: loss[i] = -log softmax(logits)[i, t_i] and probs = the softmax"""
+    lp = log_softmax(logits)
+    rows = np.arange(logits.shape[0])
+    return -lp[rows, targets], np.exp(lp)
+
+
+def cross_entropy_vjp(probs, targets, g):
+    """``(probs - onehot(targets)) * g[:, None]``: the lecture's softmax(c) - t"""
+    out = probs.copy()
+    out[np.arange(probs.shape[0]), targets] -= 1
+    return out * np.asarray(g, dtype=probs.dtype).reshape(-1, 1)
+
+
+# ---- convolution and pooling (NCHW) --------------------------------------------------------------
+
+
+def _windows(x, kh, kw, stride, padding):
+    """(N, C, OH, OW, kh, kw): every window of the padded input, a view (no copy)"""
+    ph, pw = padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+
+
+def conv2d(x, w, b, stride, padding):
+    """PyTorch's conv2d (cross-correlation): ``(y, saved)``; ``saved`` is whatever the backend's
+    ``conv2d_vjp`` needs from the forward (here, the windows of x)"""
+    win = _windows(x, w.shape[2], w.shape[3], stride, padding)
+    y = np.einsum("ncpqij,ocij->nopq", win, w, optimize=True)
+    if b is not None:
+        y = y + b.reshape(1, -1, 1, 1)
+    return np.ascontiguousarray(y, dtype=x.dtype), win
+
+
+def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
+    """``(dL/dx, dL/dw)`` (None where not needed); the bias gradient is ``sum(g, (0, 2, 3))``"""
+    gx = gw = None
+    if need_w:
+        gw = np.einsum("nopq,ncpqij->ocij", g, saved, optimize=True).astype(g.dtype)
+    if need_x:
+        n, c, h, wd = x_shape
+        kh, kw = w.shape[2:]
+        (sh, sw), (ph, pw) = stride, padding
+        oh, ow = g.shape[2:]
+        dpad = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=g.dtype)
+        dwin = np.einsum("nopq,ocij->ncpqij", g, w, optimize=True)
+        for i in range(kh):
+            for j in range(kw):
+                dpad[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += \
+                    dwin[..., i, j]
+        gx = dpad[:, :, ph:ph + h, pw:pw + wd]
+    return gx, gw
+
+
+def max_pool2d(x, kernel, stride):
+    """``(y, idx)``: the max of each window (no padding) and its flat index h * W + w in the
+    (n, c) plane (the first maximum wins)"""
+    kh, kw = kernel
+    n, c, h, w = x.shape
+    win = _windows(x, kh, kw, stride, (0, 0))
+    oh, ow = win.shape[2:4]
+    flat = win.reshape(n, c, oh, ow, kh * kw)
+    a = flat.argmax(axis=-1)
+    y = np.take_along_axis(flat, a[..., None], axis=-1)[..., 0]
+    rows = np.arange(oh).reshape(-1, 1) * stride[0] + a // kw
+    cols = np.arange(ow) * stride[1] + a % kw
+    return np.ascontiguousarray(y), (rows * w + cols).astype(np.int64)
+
+
+def max_pool2d_vjp(g, idx, x_shape):
+    """each window's gradient goes whole to its arg-max (added where windows overlap)"""
+    n, c, h, w = x_shape
+    dx = np.zeros((n * c, h * w), dtype=g.dtype)
+    planes = np.arange(n * c).reshape(-1, 1)
+    np.add.at(dx, (planes, idx.reshape(n * c, -1)), g.reshape(n * c, -1))
+    return dx.reshape(x_shape)
+
+
+def avg_pool2d(x, kernel, stride):
+    return _windows(x, kernel[0], kernel[1], stride, (0, 0)).mean(axis=(-2, -1)).astype(x.dtype)
+
+
+def avg_pool2d_vjp(g, x_shape, kernel, stride):
+    """each input element gets g / (kh kw) from every window it is in"""
+    kh, kw = kernel
+    sh, sw = stride
+    oh, ow = g.shape[2:]
+    dx = np.zeros(x_shape, dtype=g.dtype)
+    share = g / (kh * kw)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += share
+    return dx
+
+
+# ---- optimizer steps, in place (PyTorch's rules; d = g + weight_decay * p) -----------------------
+
+
+def sgd_step(p, g, buf, lr, momentum, nesterov, weight_decay, first=False):
+    """buf = momentum buf + d (buf = d on the first step); p -= lr (d + momentum buf if nesterov
+    else buf); with momentum 0, p -= lr d"""
+    d = g + weight_decay * p
+    if momentum == 0:
+        p -= lr * d
+        return
+    if first:
+        buf[...] = d
+    else:
+        buf *= momentum
+        buf += d
+    p -= lr * (d + momentum * buf if nesterov else buf)
+
+
+def adam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
+    """m, v: running moments; p -= lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)"""
+    d = g + weight_decay * p
+    m *= beta1
+    m += (1 - beta1) * d
+    v *= beta2
+    v += (1 - beta2) * d * d
+    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    p -= (lr / bc1) * m / (np.sqrt(v) / np.sqrt(bc2) + eps)
+
+
+def adagrad_step(p, g, s, lr, eps, weight_decay):
+    """s += d^2; p -= lr d / (sqrt(s) + eps)"""
+    d = g + weight_decay * p
+    s += d * d
+    p -= lr * d / (np.sqrt(s) + eps)
+
+
+def rmsprop_step(p, g, s, lr, alpha, eps, weight_decay):
+    """s = alpha s + (1 - alpha) d^2; p -= lr d / (sqrt(s) + eps)"""
+    d = g + weight_decay * p
+    s *= alpha
+    s += (1 - alpha) * d * d
+    p -= lr * d / (np.sqrt(s) + eps)
+

@@ -1,0 +1,192 @@
+"""The graph machinery of the tensor engine: grad mode, :class:`Function`, and backpropagation.
+
+A Function (``functions.py``) has a ``forward`` that computes an output array from input arrays
+and a ``backward`` that receives the gradient of the loss over its output and returns the
+gradient over each input, never a Jacobian (the lecture's "tensor backpropagation"). A tensor made
+by a Function keeps that Function (its ``_ctx``), which keeps the input tensors: that is the
+whole graph. Broadcasting is undone here, once, in :func:`backprop`: a backward may return a
+gradient in the broadcast shape of its output and the sweep sums it back to the input's shape.
+
+Functions see arrays and the tensors' backend only (``self.be``: the backend protocol); this
+module knows :class:`TensorBase`, the part of a Tensor the graph needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from ..rules import ADD  # the sum over paths is the add rule
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "grad", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Within this block, operations record no graph (for evaluation and optimizer updates).
+
+    >>> import minigrad
+    >>> w = minigrad.ones(2, requires_grad=True)
+    >>> with minigrad.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    prev = is_grad_enabled()
+    _state.grad = False
+    try:
+        yield
+    finally:
+        _state.grad = prev
+
+
+@contextlib.contextmanager
+def enable_grad():
+    """Record the graph again inside a ``no_grad`` block."""
+    prev = is_grad_enabled()
+    _state.grad = True
+    try:
+        yield
+    finally:
+        _state.grad = prev
+
+
+class TensorBase:
+    """What the graph needs of a tensor: its array, backend, gradient and the Function that made
+    it. :class:`minigrad.Tensor` adds the user-facing API."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "backend", "_retain", "__weakref__")
+
+    @classmethod
+    def _make(cls, data, backend, requires_grad=False):
+        # The fast path for results of operations: no conversion, no checks.
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = None
+        t.backend = backend
+        t._retain = False
+        return t
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+
+class Function:
+    """An operation: ``forward(*arrays, **kw) -> array`` and ``backward(g) -> grads``.
+
+    ``apply`` runs the forward on the inputs' arrays (tensors; anything else passes through as a
+    constant) and, if any input requires gradients, links the result into the graph. Forward
+    stores on ``self`` whatever its backward needs; ``self.be`` is the inputs' backend.
+    """
+
+    inputs: tuple
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        be = None
+        tcls = None
+        arrays = []
+        needs = False
+        for t in inputs:
+            if isinstance(t, TensorBase):
+                if be is None:
+                    be, tcls = t.backend, type(t)
+                elif t.backend is not be:
+                    raise ValueError(
+                        f"{cls.__name__.lower()}: tensors on different devices ({be.name} and "
+                        f"{t.backend.name}); move them with .to(device) first")
+                arrays.append(t.data)
+                needs = needs or t.requires_grad
+            else:
+                arrays.append(t)
+        ctx = cls.__new__(cls)
+        ctx.be = be
+        needs = needs and is_grad_enabled()
+        ctx.needs_grad = needs
+        out = ctx.forward(*arrays, **kwargs)
+        # ctx.be, not be: a Function may move data to another backend (ToDevice).
+        t = tcls._make(out, ctx.be, needs)
+        if needs:
+            ctx.inputs = inputs
+            t._ctx = ctx
+        return t
+
+    def needs_input_grad(self, i: int) -> bool:
+        t = self.inputs[i]
+        return isinstance(t, TensorBase) and t.requires_grad
+
+
+def backprop(root: TensorBase, g) -> None:
+    """Reverse-mode sweep: topological order by an iterative DFS (no recursion limit), then each
+    Function's backward; gradients reaching a tensor along several paths are summed (the
+    multivariate chain rule), and a gradient in a broadcast shape is summed back to the input's
+    shape (the input was used at every broadcast position)."""
+    order: list = []
+    # Mark a tensor when it is expanded, not when it is pushed: a tensor pushed early can be
+    # reached again by a longer path (y = a + f(a)) and must then be finished after that path,
+    # or the gradient from f(a) arrives after a has already passed its gradient on.
+    expanded = set()
+    stack = [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in expanded:
+            continue
+        expanded.add(id(t))
+        stack.append((t, True))
+        ctx = t._ctx
+        if ctx is not None:
+            for p in ctx.inputs:
+                if isinstance(p, TensorBase) and p.requires_grad and id(p) not in expanded:
+                    stack.append((p, False))
+    grads = {id(root): g}
+    for t in reversed(order):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        ctx = t._ctx
+        if ctx is None or t._retain:
+            _store_grad(t, g)
+            if ctx is None:
+                continue
+        in_grads = ctx.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for p, pg in zip(ctx.inputs, in_grads):
+            if pg is None or not isinstance(p, TensorBase) or not p.requires_grad:
+                continue
+            shape = p.data.shape
+            if pg.shape != shape:
+                pg = p.backend.sum_to(pg, tuple(shape))
+            prev = grads.get(id(p))
+            # Sum over paths: the multivariate chain rule.
+            grads[id(p)] = pg if prev is None else p.backend.elementwise(ADD, prev, pg)
+
+
+def _store_grad(t: TensorBase, g) -> None:
+    be = t.backend
+    if tuple(g.shape) != t.shape:  # a Function returned a wrongly shaped gradient: a bug
+        raise RuntimeError(f"internal error: gradient of shape {tuple(g.shape)} for a tensor of "
+                           f"shape {t.shape} (from {type(t._ctx).__name__ if t._ctx else 'leaf'})")
+    if t.grad is None:
+        # A copy: g may be shared with another tensor's gradient (add passes it through), and
+        # it must be an array the next backward can accumulate into in place.
+        t.grad = type(t)._make(be.astype(g, t.data.dtype), be)
+    else:
+        be.accumulate(t.grad.data, g)
+
