@@ -1,4 +1,11 @@
-"""Shared fixtures of the test suite."""
+"""Shared fixtures of the test suite, and the one place that decides about OpenCL.
+
+Tests that need an OpenCL device carry the ``opencl`` mark (a module's ``pytestmark``, or the
+"opencl" parameter of the ``backend`` fixture); they must not touch the device at import time.
+Without a device they are skipped locally, and CI (MINIGRAD_REQUIRE_OPENCL=1) fails the run.
+"""
+
+import os
 
 import numpy as np
 import pytest
@@ -10,8 +17,33 @@ def rng():
     return np.random.default_rng(1234)
 
 
-# ---- OpenCL: a missing device is a skip locally, an error in CI ----------------------------------
-import os  # noqa: E402
+# ---- backends -----------------------------------------------------------------------------------
+
+BACKENDS = ["reference", "cpu", pytest.param("opencl", marks=pytest.mark.opencl)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Each backend module in turn: the protocol suite runs once per backend."""
+    from minigrad import backends
+    return backends.get(request.param)
+
+
+@pytest.fixture
+def opencl():
+    """The OpenCL backend module (use with the ``opencl`` mark)."""
+    from minigrad import backends
+    return backends.get("opencl")
+
+
+@pytest.fixture
+def cl_dtypes():
+    """The float dtypes the OpenCL device computes in (float64 only with cl_khr_fp64)."""
+    from minigrad.backends.opencl import runtime
+    return [np.float32] + ([np.float64] if runtime.has_fp64() else [])
+
+
+# ---- OpenCL: a missing device is a skip locally, an error in CI ---------------------------------
 
 _skipped_opencl: list[str] = []
 
@@ -20,13 +52,20 @@ def opencl_required() -> bool:
     return os.environ.get("MINIGRAD_REQUIRE_OPENCL") == "1"
 
 
+def pytest_collection_modifyitems(config, items):
+    marked = [item for item in items if item.get_closest_marker("opencl")]
+    if not marked:
+        return
+    from minigrad.backends.opencl import runtime
+    if runtime.available():
+        return
+    skip = pytest.mark.skip(reason="no OpenCL device: " + runtime.why_unavailable())
+    for item in marked:
+        item.add_marker(skip)
+
+
 def pytest_runtest_logreport(report):
     if report.skipped and "opencl" in report.keywords:
-        _skipped_opencl.append(report.nodeid)
-
-
-def pytest_collectreport(report):
-    if report.skipped and "opencl" in os.path.basename(str(report.nodeid)):
         _skipped_opencl.append(report.nodeid)
 
 

@@ -26,7 +26,7 @@ from minigrad.backends import opencl as B  # noqa: E402 - only importable useful
 
 pytestmark = pytest.mark.opencl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DTYPES = [np.float32] + ([np.float64] if runtime.has_fp64() else [])
 
 
