@@ -84,8 +84,6 @@ __kernel void name##_sv_kernel(__global real *out, const real x, __global const 
 BINARY(gt, x > y ? (real)1 : (real)0)
 BINARY(ge, x >= y ? (real)1 : (real)0)
 BINARY(eq, x == y ? (real)1 : (real)0)
-/* accumulate: dst += src, with src broadcast to dst */
-BINARY(add, x + y)
 
 __kernel void where_kernel(__global real *out, __global const real *cond,
                            __global const real *a, const real a_scalar,

@@ -55,7 +55,8 @@ class Rule:
                  formula: str | None = None, symbol: str | None = None, doc: str | None = None):
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise ValueError(f"a rule's name must be a Python identifier, got {name!r}")
-        local = (local,) if callable(local) else tuple(local)
+        local = (local,) if callable(local) else tuple(local) if isinstance(
+            local, (tuple, list)) else ()
         if not local or not all(callable(f) for f in local):
             raise TypeError(f"rule {name}: local must be a callable or a sequence of callables, "
                             f"one per input")

@@ -8,26 +8,26 @@ import numpy as np
 import pytest
 
 import minigrad.functional as F
+from minigrad import rules
 from minigrad.testing import assert_engines_agree
 
-ELEMENTWISE = {
-    "add": (lambda a, b: a + b, "any"),
-    "sub": (lambda a, b: a - b, "any"),
-    "mul": (lambda a, b: a * b, "any"),
-    "div": (lambda a, b: a / b, "nonzero"),
-    "pow": (lambda a, b: a ** b, "positive"),
-    "neg": (lambda a, b: -a * b, "any"),
-    "exp": (lambda a, b: F.exp(a) * b, "any"),
-    "log": (lambda a, b: F.log(a) * b, "positive"),
-    "sqrt": (lambda a, b: F.sqrt(a) * b, "positive"),
-    "sin": (lambda a, b: F.sin(a) * b, "any"),
-    "cos": (lambda a, b: F.cos(a) * b, "any"),
-    "tanh": (lambda a, b: F.tanh(a) * b, "any"),
-    "sigmoid": (lambda a, b: F.sigmoid(a) * b, "any"),
-    "relu": (lambda a, b: F.relu(a) * b, "nonzero"),
-    "abs": (lambda a, b: F.abs(a) * b, "nonzero"),
-    "number_operands": (lambda a, b: (2.0 - a) * 3.0 / (b * b + 1.0) + a ** 2, "any"),
-}
+# Every rule of the rule book, run through F.apply_rule, times a second input so that the upstream
+# gradient is not all ones; the operators are checked once more with numbers as operands.
+DOMAIN = {"log": "positive", "sqrt": "positive", "log1p": "positive", "pow": "positive",
+          "div": "nonzero", "relu": "nonzero", "abs": "nonzero"}
+
+
+def rule_case(name):
+    rule = rules.get(name)
+    if rule.arity == 1:
+        return lambda a, b: F.apply_rule(name, a) * b
+    return lambda a, b: F.apply_rule(name, a, b) * 1.5
+
+
+ELEMENTWISE = {name: (rule_case(name), DOMAIN.get(name, "any")) for name in rules.names()}
+ELEMENTWISE["operators"] = (lambda a, b: a + b - a * b / (b * b + 1.0) + a ** b.__abs__(),
+                            "positive")
+ELEMENTWISE["number_operands"] = (lambda a, b: (2.0 - a) * 3.0 / (b * b + 1.0) + a ** 2, "any")
 
 
 def inputs(rng, kind, shape):
@@ -44,7 +44,7 @@ def test_elementwise(name, rng):
     fn, kind = ELEMENTWISE[name]
     a, b = inputs(rng, kind, (2, 3))
     res = assert_engines_agree(fn, [a, b])
-    assert set(res) == {"scalar", "tensor"}
+    assert np.isfinite(res["tensor"][0])
 
 
 @pytest.mark.parametrize("sb", [(3,), (1, 3), (2, 1)])

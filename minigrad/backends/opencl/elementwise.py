@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...rules import ADD
+from . import rules as _rules
 from .device import (
     _FLOATS,
     _broadcast_strides,
@@ -96,8 +98,7 @@ def accumulate(dst, src):
         raise ValueError(f"accumulate: src of shape {src.shape} does not broadcast to dst's "
                          f"{dst.shape}")
     _same_dtype("accumulate", dst, src)
-    _binary("add", dst, src, out=dst)
-    return dst
+    return _rules.elementwise(ADD, dst, src, out=dst)   # the add rule's kernel, in place
 
 
 def _bounds(lo, hi):

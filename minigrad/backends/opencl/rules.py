@@ -116,7 +116,7 @@ def _kernel(rule, which, kinds, strided, dtype):
     return k
 
 
-def _launch(rule, which, operands, shape=None):
+def _launch(rule, which, operands, shape=None, out=None):
     arrays = [x for x in operands if not _is_scalar(x)]
     if not arrays:
         raise TypeError(f"{rule.name}: at least one operand must be a device array")
@@ -131,7 +131,8 @@ def _launch(rule, which, operands, shape=None):
                              f"do not broadcast") from None
     kinds = tuple("s" if _is_scalar(x) else "a" for x in operands)
     strided = any(x.shape != shape for x in arrays)
-    out = _empty(shape, dtype)
+    if out is None:
+        out = _empty(shape, dtype)
     n = out.size
     args = []
     if strided:
@@ -153,9 +154,10 @@ def _launch(rule, which, operands, shape=None):
     return out
 
 
-def elementwise(rule, *xs):
-    """``rule.forward`` over device arrays (broadcasting) and Python numbers, in one kernel."""
-    return _launch(rule, "fwd", xs)
+def elementwise(rule, *xs, out=None):
+    """``rule.forward`` over device arrays (broadcasting) and Python numbers, in one kernel;
+    ``out``: write into this array of the output's shape (it may be an operand: in place)."""
+    return _launch(rule, "fwd", xs, None if out is None else tuple(out.shape), out)
 
 
 def elementwise_vjp(rule, i, g, xs, y):
