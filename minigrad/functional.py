@@ -19,7 +19,8 @@ from . import rules
 from .scalar import Scalar
 from .scalar import ops as _scalar_ops
 from .tensor import functions as Fn
-from .tensor.tensor import Tensor, _operand, get_rng
+from .tensor.tensor import Tensor, get_rng
+from .tensor.tensor import apply_rule as _tensor_rule
 
 # ---- helpers ------------------------------------------------------------------------------------
 
@@ -58,17 +59,11 @@ def apply_rule(rule, *args):
     [3.0, 5.0]
     """
     rule = rules.get(rule) if isinstance(rule, str) else rule
+    if any(isinstance(a, Tensor) for a in args):
+        return _tensor_rule(rule, *args)
     if len(args) != rule.arity:
         raise TypeError(f"{rule.name} takes {rule.arity} input{'s' * (rule.arity > 1)}, "
                         f"got {len(args)}")
-    head = next((a for a in args if isinstance(a, Tensor)), None)
-    if head is not None:
-        xs = [a if isinstance(a, Tensor) else _operand(a, head) for a in args]
-        for a in xs:
-            if isinstance(a, Tensor) and a.backend is not head.backend:
-                raise ValueError(f"{rule.name}: tensors on different devices ({head.device} "
-                                 f"and {a.device}); move them with .to(device)")
-        return Fn.Elementwise.apply(*xs, rule=rule)
     if any(_is_scalars(a) for a in args):
         return np.frompyfunc(lambda *xs: _scalar_rule(rule, xs), rule.arity, 1)(*args)
     return _scalar_rule(rule, args)

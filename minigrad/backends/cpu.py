@@ -103,7 +103,11 @@ def elementwise(rule, *xs):
         y = f(*xs)
         if y is not NotImplemented:
             return y
-    return _ref.elementwise(rule, *xs)
+    y = rule.forward(np, *xs)
+    x = xs[0]
+    if getattr(x, "dtype", None) is not y.dtype:  # rare: a rule's constants widened float32
+        return _ref._keep_dtype(y, xs)
+    return y
 
 
 def elementwise_vjp(rule, i, g, xs, y):

@@ -67,7 +67,10 @@ def _one_dtype(xs):
 def elementwise(rule, *xs):
     """``rule.forward(numpy, *xs)``: operands broadcast; Python numbers are constants. The result
     keeps the operands' dtype (a rule's float constants do not widen float32)."""
-    y = rule.forward(np, *xs)
+    return _keep_dtype(rule.forward(np, *xs), xs)
+
+
+def _keep_dtype(y, xs):
     dt = _one_dtype(xs)
     if dt is not None and y.dtype != dt and dt.kind == "f":
         y = y.astype(dt)

@@ -39,9 +39,12 @@ class Elementwise(Function):
         return self.y
 
     def backward(self, g):
-        be, rule, xs = self.be, self.rule, self.xs
-        return tuple(be.elementwise_vjp(rule, i, g, xs, self.y) if self.needs_input_grad(i)
-                     else None for i in range(rule.arity))
+        be, rule, xs, y = self.be, self.rule, self.xs, self.y
+        out = []
+        for i, t in enumerate(self.inputs):  # a plain loop: this is every op's backward
+            out.append(be.elementwise_vjp(rule, i, g, xs, y)
+                       if getattr(t, "requires_grad", False) else None)
+        return tuple(out)
 
     @property
     def name(self) -> str:

@@ -19,7 +19,7 @@ from .autograd import TensorBase, backprop, enable_grad, is_grad_enabled, no_gra
 
 __all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
            "randn", "rand", "arange", "manual_seed", "get_rng", "broadcast_shapes", "cat",
-           "stack", "where", "matmul", "maximum", "minimum", "no_grad", "enable_grad",
+           "stack", "where", "matmul", "maximum", "minimum", "apply_rule", "no_grad", "enable_grad",
            "is_grad_enabled"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -232,45 +232,50 @@ class Tensor(TensorBase):
     def _rule(self, name: str) -> Tensor:
         return Fn.Elementwise.apply(self, rule=rules.get(name))
 
-    def _binary(self, other, name: str, reflected: bool = False) -> Tensor:
-        other = _operand(other, self)
+    def apply(self, rule, *others) -> Tensor:
+        """This tensor through any rule of the rule book (by name or Rule), with ``others`` as
+        its further inputs (tensors or numbers): ``x.apply("maximum", 0.0)``."""
+        return apply_rule(rule, self, *others)
+
+    def _binary(self, other, rule, reflected: bool = False) -> Tensor:
+        if type(other) is not Tensor:
+            other = _operand(other, self)
         if isinstance(other, Tensor) and other.backend is not self.backend:
-            raise ValueError(f"{name}: tensors on different devices ({self.device} and "
+            raise ValueError(f"{rule.name}: tensors on different devices ({self.device} and "
                              f"{other.device}); move one with .to(device)")
-        rule = rules.get(name)
         if reflected:
             return Fn.Elementwise.apply(other, self, rule=rule)
         return Fn.Elementwise.apply(self, other, rule=rule)
 
     def __add__(self, other):  # self + other
-        return self._binary(other, "add")
+        return self._binary(other, rules.ADD)
 
     def __radd__(self, other):  # other + self
-        return self._binary(other, "add", True)
+        return self._binary(other, rules.ADD, True)
 
     def __sub__(self, other):
-        return self._binary(other, "sub")
+        return self._binary(other, rules.SUB)
 
     def __rsub__(self, other):
-        return self._binary(other, "sub", True)
+        return self._binary(other, rules.SUB, True)
 
     def __mul__(self, other):
-        return self._binary(other, "mul")
+        return self._binary(other, rules.MUL)
 
     def __rmul__(self, other):
-        return self._binary(other, "mul", True)
+        return self._binary(other, rules.MUL, True)
 
     def __truediv__(self, other):
-        return self._binary(other, "div")
+        return self._binary(other, rules.DIV)
 
     def __rtruediv__(self, other):
-        return self._binary(other, "div", True)
+        return self._binary(other, rules.DIV, True)
 
     def __pow__(self, other):
-        return self._binary(other, "pow")
+        return self._binary(other, rules.POW)
 
     def __rpow__(self, other):
-        return self._binary(other, "pow", True)
+        return self._binary(other, rules.POW, True)
 
     def __neg__(self):
         return self._rule("neg")
@@ -328,11 +333,11 @@ class Tensor(TensorBase):
 
     def maximum(self, other) -> Tensor:
         """Elementwise max (broadcasting); on ties the gradient is split in half, as PyTorch."""
-        return self._binary(other, "maximum")
+        return self._binary(other, rules.MAXIMUM)
 
     def minimum(self, other) -> Tensor:
         """Elementwise min (broadcasting)."""
-        return self._binary(other, "minimum")
+        return self._binary(other, rules.MINIMUM)
 
     def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
         """Limit values to [min, max]; the gradient is 0 where a value was clipped."""
@@ -639,6 +644,29 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             del shape[ax]
         out = out.reshape(*shape) if shape else out.reshape(())
     return out
+
+
+def apply_rule(rule, *args) -> Tensor:
+    """Run a rule of the rule book (a Rule or its name) on tensors and numbers; at least one
+    argument is a Tensor, and all tensors are on one device.
+
+    >>> import minigrad
+    >>> apply_rule("maximum", 2.0, minigrad.tensor([1.0, 5.0])).tolist()
+    [2.0, 5.0]
+    """
+    rule = rules.get(rule) if isinstance(rule, str) else rule
+    if len(args) != rule.arity:
+        raise TypeError(f"{rule.name} takes {rule.arity} input{'s' * (rule.arity > 1)}, "
+                        f"got {len(args)}")
+    head = next((a for a in args if isinstance(a, Tensor)), None)
+    if head is None:
+        raise TypeError(f"{rule.name}: at least one input must be a Tensor")
+    xs = [a if isinstance(a, Tensor) else _operand(a, head) for a in args]
+    for a in xs:
+        if isinstance(a, Tensor) and a.backend is not head.backend:
+            raise ValueError(f"{rule.name}: tensors on different devices ({head.device} and "
+                             f"{a.device}); move them with .to(device)")
+    return Fn.Elementwise.apply(*xs, rule=rule)
 
 
 def maximum(a: Tensor, b) -> Tensor:
