@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minigrad.backends import opencl as backend
+from minigrad.backends import opencl as backend  # noqa: E402
 from minigrad.backends.opencl import runtime  # noqa: E402
 
 # The naive kernel runs at a few GFLOPS on a CPU: beyond this many flops it would take seconds.

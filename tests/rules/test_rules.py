@@ -122,7 +122,7 @@ def test_register_refuses_duplicates_and_keeps_built_ins():
         rules.get("nope")
 
 
-# ---- a rule registered at run time runs on every engine --------------------------------------------
+# ---- a rule registered at run time runs on every engine ------------------------------------------
 
 def _softplus_rule(name):
     # log(1 + e^x), written stably: max(x, 0) + log1p(e^-|x|); its derivative is sigmoid(x).
@@ -185,7 +185,7 @@ def test_registered_binary_rule_everywhere(rng):
         rules.unregister(rule.name)
 
 
-# ---- where the math is undefined: PyTorch's values on tensors, an error on Scalars -------------------
+# ---- where the math is undefined: PyTorch's values on tensors, an error on Scalars ---------------
 
 def test_edges_follow_pytorch_on_tensors_and_raise_on_scalars():
     x = minigrad.tensor([0.0, 2.0], requires_grad=True)
@@ -222,7 +222,7 @@ def test_pytorch_agrees_on_the_edges():
                                 [ta.grad.item(), tb.grad.item()], err_msg=f"{av} ** {bv}")
 
 
-# ---- every derivative is written once ----------------------------------------------------------------
+# ---- every derivative is written once ------------------------------------------------------------
 
 def test_no_engine_restates_a_rule():
     names = set(rules.names())

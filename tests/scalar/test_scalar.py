@@ -9,8 +9,15 @@ import pytest
 
 import minigrad
 from minigrad import Scalar, rules
-from minigrad.scalar import ExpressionError, iter_backward, numeric_grad, parse, to_dot, trace
-from minigrad.scalar import floats
+from minigrad.scalar import (
+    ExpressionError,
+    floats,
+    iter_backward,
+    numeric_grad,
+    parse,
+    to_dot,
+    trace,
+)
 from minigrad.scalar.nn import MLP, Layer, sgd_step
 
 X0 = -4.499
