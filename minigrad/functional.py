@@ -156,6 +156,48 @@ def log_softmax(x, dim: int = -1):
     return x.log_softmax(dim)
 
 
+# ---- composites: written in other ops, a gradient of their own is never needed -----------------
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0):
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's softplus).
+    A composite of mul, minimum, exp, log1p, div and where.
+
+    >>> import minigrad
+    >>> [round(v, 4) for v in softplus(minigrad.tensor([-1.0, 0.0, 30.0])).tolist()]
+    [0.3133, 0.6931, 30.0]
+    """
+    if _is_scalars(x):
+        return np.frompyfunc(lambda s: softplus(s, beta, threshold), 1, 1)(x)
+    bx = x * beta
+    # e^min(beta x, threshold): no overflow; where beta x is above the threshold, x is used
+    smooth = apply_rule("log1p", exp(minimum(bx, threshold))) / beta
+    if isinstance(x, Tensor):
+        from .tensor.tensor import where
+        return where(bx.detach().numpy() > threshold, x, smooth)
+    return x if bx.data > threshold else smooth
+
+
+def gelu(x, approximate: str = "tanh"):
+    """x Phi(x) with PyTorch's tanh approximation:
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). A composite of mul, add, pow and tanh."""
+    if approximate != "tanh":
+        raise NotImplementedError("gelu: only approximate='tanh' so far (the exact form needs "
+                                  "an erf rule)")
+    inner = (x + (x ** 3.0) * 0.044715) * 0.7978845608028654
+    return x * 0.5 * (tanh(inner) + 1.0)
+
+
+def mish(x):
+    """x tanh(softplus(x)): a composite of composites."""
+    return x * tanh(softplus(x))
+
+
+def logsumexp(x, dim, keepdim: bool = False):
+    """log sum e^x over ``dim``, stable (see :meth:`Tensor.logsumexp`)."""
+    return x.logsumexp(dim, keepdim)
+
+
 # ---- layers --------------------------------------------------------------------------------------
 
 
