@@ -12,6 +12,10 @@ cl_khr_fp64: that is checked inside the tests (:func:`computes`), never at impor
 
 import contextlib
 import importlib
+import json
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -33,6 +37,22 @@ def backend_params(xfail_opencl: str):
         pytest.param("opencl", marks=[pytest.mark.opencl,
                                       pytest.mark.xfail(strict=True, reason=xfail_opencl)]),
     ], indirect=True)
+
+
+# Known OpenCL bugs this suite found (see each reason); the cases they break are strict xfails.
+ASARRAY_0D = ("opencl asarray: np.ascontiguousarray turns a 0-d host array into shape (1,), so "
+              "asarray(np.array(2.5)) is not 0-d (reference.asarray keeps the shape)")
+INDEX_INTS_ONLY = ("opencl index / index_vjp with a key of ints only (a 0-d result): "
+                   "elementwise._view takes the offset from the numpy *scalar* that "
+                   "base[key] returns, a copy elsewhere in memory, so the kernel reads (index) "
+                   "and writes (index_vjp) at a garbage offset, out of bounds")
+
+
+def known_opencl_bug(request, backend, reason, when=True):
+    """Mark this test case (the OpenCL one, when ``when``) as failing for a known bug. Call it
+    after :func:`computes`, so that a case with nothing to run does not count as a fix."""
+    if backend.name == "opencl" and when:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -87,9 +107,10 @@ def dev(backend, x):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
 @pytest.mark.parametrize("shape", [(), (1,), (7, 33), (0, 3), (2, 3, 129)])
-def test_asarray_to_numpy_roundtrip(backend, shape, dtype):
+def test_asarray_to_numpy_roundtrip(request, backend, shape, dtype):
     if not computes(backend, dtype):
         return
+    known_opencl_bug(request, backend, ASARRAY_0D, when=shape == ())
     x = (randn(*shape, dtype=np.float64) * 10).astype(dtype)
     got = backend.to_numpy(backend.asarray(x))
     assert isinstance(got, np.ndarray)
@@ -181,9 +202,10 @@ def vjp_oracle(rule, i, g, xs, y):
 @dtype_params
 @pytest.mark.parametrize("shape", UNARY_SHAPES, ids=str)
 @pytest.mark.parametrize("name", rules.names(1))
-def test_elementwise_unary(backend, name, shape, dtype):
+def test_elementwise_unary(request, backend, name, shape, dtype):
     if not computes(backend, dtype):
         return
+    known_opencl_bug(request, backend, ASARRAY_0D, when=shape == ())
     rule = rules.get(name)
     x = sample(name, 0, shape, dtype, seed=1)
     check(backend, backend.elementwise(rule, backend.asarray(x)), forward_oracle(rule, [x], dtype))
@@ -242,9 +264,10 @@ def test_sigmoid_does_not_overflow(backend, dtype):
 @dtype_params
 @pytest.mark.parametrize("shape", UNARY_SHAPES, ids=str)
 @pytest.mark.parametrize("name", rules.names(1))
-def test_elementwise_vjp_unary(backend, name, shape, dtype):
+def test_elementwise_vjp_unary(request, backend, name, shape, dtype):
     if not computes(backend, dtype):
         return
+    known_opencl_bug(request, backend, ASARRAY_0D, when=shape == ())
     rule = rules.get(name)
     x = sample(name, 0, shape, dtype, seed=1)
     y = forward_oracle(rule, [x], dtype)
@@ -323,18 +346,18 @@ def test_elementwise_edge_values_agree_with_the_reference(backend, name, dtype):
         return
     rule = rules.get(name)
     xs = edge_operands(rule.arity, dtype)
-    with np.errstate(all="ignore"):
+    g = np.linspace(-2, 3, xs[0].size).reshape(xs[0].shape).astype(dtype)
+    with np.errstate(all="ignore"):          # numpy warns where the math is undefined
         y = reference.elementwise(rule, *xs)
-    assert y.dtype == np.dtype(dtype)
-    got = backend.elementwise(rule, *[backend.asarray(x) for x in xs])
-    check(backend, got, y, equal_nan=True)
-    g = np.linspace(-2, 3, y.size).reshape(y.shape).astype(dtype)
-    for i in range(rule.arity):
-        with np.errstate(all="ignore"):
+        assert y.dtype == np.dtype(dtype)
+        got = backend.elementwise(rule, *[backend.asarray(x) for x in xs])
+        check(backend, got, y, equal_nan=True)
+        for i in range(rule.arity):
             want = reference.elementwise_vjp(rule, i, g, xs, y)
-        got = backend.elementwise_vjp(rule, i, backend.asarray(g),
-                                      tuple(backend.asarray(x) for x in xs), backend.asarray(y))
-        check(backend, got, np.broadcast_to(want, y.shape), equal_nan=True)
+            got = backend.elementwise_vjp(rule, i, backend.asarray(g),
+                                          tuple(backend.asarray(x) for x in xs),
+                                          backend.asarray(y))
+            check(backend, got, np.broadcast_to(want, y.shape), equal_nan=True)
 
 
 # ---- fused kernels ------------------------------------------------------------------------------
@@ -363,11 +386,14 @@ def test_fused_kernels_are_keyed_by_rule_names(backend):
             assert callable(f)
 
 
-def test_the_cpu_backend_has_fused_kernels():
-    # Guards FUSED_CASES against silently becoming empty (then nothing below would run).
-    assert FUSED_CASES
-    assert {"relu", "sigmoid"} <= set(backends.get("cpu").FUSED_FORWARD)
-    assert {"relu", "sigmoid", "tanh"} <= set(backends.get("cpu").FUSED_VJP)
+def test_the_fused_cases_are_collected():
+    # Guards FUSED_CASES against silently becoming empty (then the tests below would not run):
+    # the cpu backend has fused kernels, and each of them is a case.
+    cpu = backends.get("cpu")
+    assert cpu.FUSED_FORWARD and cpu.FUSED_VJP
+    cpu_cases = {(p.values[1], p.values[2]) for p in FUSED_CASES if p.values[0] == "cpu"}
+    assert cpu_cases == {("forward", n) for n in cpu.FUSED_FORWARD} | {
+        ("vjp", n) for n in cpu.FUSED_VJP}
 
 
 @dtype_params
@@ -382,23 +408,22 @@ def test_every_fused_kernel_agrees_with_its_rule(be_name, kind, name, dtype):
     rng = np.random.default_rng(5)
     xs = [np.concatenate([x, rng.standard_normal(x.shape).astype(dtype) * 3], axis=0)
           for x in edge_operands(rule.arity, dtype, edges)]
-    with np.errstate(all="ignore"):
-        y = reference.elementwise(rule, *xs)
+    g = rng.standard_normal(xs[0].shape).astype(dtype)
     dxs = [be.asarray(x) for x in xs]
-    if kind == "forward":
-        got = f(*dxs)
-        assert got is not NotImplemented, f"{be_name} {name}: declines {dtype.__name__} arrays"
-        check(be, got, y, equal_nan=True)
-        nan_in = np.logical_or.reduce([np.isnan(x) for x in xs])
-        assert np.isnan(be.to_numpy(got)[nan_in]).all(), "NaN in, NaN out"
-        return
-    g = rng.standard_normal(y.shape).astype(dtype)
-    for i in range(rule.arity):
-        with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):          # numpy warns where the math is undefined
+        y = reference.elementwise(rule, *xs)
+        if kind == "forward":
+            got = f(*dxs)
+            assert got is not NotImplemented, f"{be_name} {name}: declines {dtype.__name__}"
+            check(be, got, y, equal_nan=True)
+            nan_in = np.logical_or.reduce([np.isnan(x) for x in xs])
+            assert nan_in.any() and np.isnan(be.to_numpy(got)[nan_in]).all(), "NaN in, NaN out"
+            return
+        for i in range(rule.arity):
             want = reference.elementwise_vjp(rule, i, g, xs, y)
-        got = f(i, be.asarray(g), dxs, be.asarray(y))
-        assert got is not NotImplemented, f"{be_name} {name}: declines {dtype.__name__} arrays"
-        check(be, got, np.broadcast_to(want, y.shape), equal_nan=True)
+            got = f(i, be.asarray(g), dxs, be.asarray(y))
+            assert got is not NotImplemented, f"{be_name} {name}: declines {dtype.__name__}"
+            check(be, got, np.broadcast_to(want, y.shape), equal_nan=True)
 
 
 @dtype_params
@@ -491,8 +516,8 @@ def test_clip_and_clip_vjp(backend, lo, hi, dtype):
     check(backend, got, (g * mask).astype(dtype), rtol=0, atol=0)
 
 
-@backend_params("opencl clip_kernel uses fmin(fmax(a, lo), hi), which turns NaN into a bound; "
-                "reference.clip keeps NaN")
+@backend_params("opencl clip_kernel computes fmin(fmax(a, lo), hi), and fmax/fmin drop NaN: "
+                "clip(NaN) gives lo (or -inf when lo is None); reference.clip keeps NaN")
 @pytest.mark.parametrize("lo,hi", [(-0.5, 0.5), (None, 0.5), (-0.5, None)])
 def test_clip_keeps_nan(backend, lo, hi):
     x = np.array([np.nan, 1.0, -1.0, 0.25], np.float32)
@@ -593,7 +618,7 @@ INDEX_KEYS = [
     # basic: ints, slices (steps, negative steps, empty), None, Ellipsis
     pytest.param(3, id="int"),
     pytest.param(-1, id="negative-int"),
-    pytest.param((2, 3, 4), id="ints-0d"),
+    pytest.param((2, 3, Ellipsis), id="ints-ellipsis-0d"),
     pytest.param(slice(1, 5), id="slice"),
     pytest.param(slice(None, None, 2), id="step"),
     pytest.param(slice(None, None, -1), id="reversed"),
@@ -632,6 +657,39 @@ def test_index_and_index_vjp(backend, key, dtype):
     check(backend, backend.index_vjp(backend.asarray(g), key, INDEX_SHAPE), grad.astype(dtype))
 
 
+_INTS_ONLY_SCRIPT = """
+import json, sys
+import numpy as np
+from minigrad import backends
+be = backends.get(sys.argv[1])
+key = tuple(json.loads(sys.argv[2]))
+x = np.arange(7 * 5 * 33, dtype=np.float32).reshape(7, 5, 33)
+y = be.to_numpy(be.index(be.asarray(x), key))
+g = be.reshape(be.asarray(np.array([2.0], np.float32)), ())
+gx = be.to_numpy(be.index_vjp(g, key, x.shape))
+print(json.dumps([list(y.shape), y.tolist(), list(gx.shape), gx.ravel().tolist()]))
+"""
+
+
+@backend_params(INDEX_INTS_ONLY)
+@pytest.mark.parametrize("key", [(2, 3, 4), (-1, 0, -2)], ids=str)
+def test_index_of_ints_only(backend, key):
+    """A key of ints only picks one element: a 0-d result, and a gradient with one nonzero. Run
+    in a child process: the OpenCL bug this found reads and writes out of bounds, which could
+    crash or corrupt this process."""
+    out = subprocess.run([sys.executable, "-c", _INTS_ONLY_SCRIPT, backend.name,
+                          json.dumps(list(key))], capture_output=True, text=True, timeout=120,
+                         cwd=tempfile.gettempdir())
+    assert out.returncode == 0, out.stderr[-2000:]
+    y_shape, y, gx_shape, gx = json.loads(out.stdout.splitlines()[-1])
+    x = np.arange(7 * 5 * 33, dtype=np.float32).reshape(7, 5, 33)
+    assert (y_shape, y) == ([], float(x[key]))
+    want = np.zeros(x.shape, np.float32)
+    want[key] = 2.0
+    assert gx_shape == list(x.shape)
+    np.testing.assert_array_equal(np.array(gx, np.float32), want.ravel())
+
+
 def test_index_vjp_adds_where_an_index_repeats(backend):
     g = np.array([1.0, 2.0, 4.0, 8.0], np.float32)
     got = backend.index_vjp(backend.asarray(g), np.array([3, 0, 3, 3]), (5,))
@@ -654,9 +712,10 @@ def test_cat(backend, axis, dtype):
 
 @dtype_params
 @pytest.mark.parametrize("src_shape", [(7, 33), (33,), (7, 1), (1, 1), ()], ids=str)
-def test_accumulate_in_place(backend, src_shape, dtype):
+def test_accumulate_in_place(request, backend, src_shape, dtype):
     if not computes(backend, dtype):
         return
+    known_opencl_bug(request, backend, ASARRAY_0D, when=src_shape == ())
     d, s = randn(7, 33, dtype=dtype, seed=1), randn(*src_shape, dtype=dtype, seed=2)
     dst = backend.asarray(d.copy())
     src = backend.asarray(s.copy())
@@ -1074,8 +1133,6 @@ def test_shape_and_dtype_errors_name_them(opencl):
     a7, a3 = B.asarray(randn(7)), B.asarray(randn(3))
     with raises_naming(ValueError, "(7,)", "(3,)"):
         B.elementwise(add, a7, a3)
-    with raises_naming(ValueError, "(7,)", "(3,)"):
-        B.elementwise_vjp(rules.get("mul"), 0, B.asarray(randn(7)), (a7, a3), a7)
     with raises_naming(ValueError, "(7,)", "(3,)"):
         B.gt(a7, a3)
     with raises_naming(TypeError, "int32"):
