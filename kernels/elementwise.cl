@@ -26,7 +26,9 @@ __kernel void clip_kernel(__global real *out, __global const real *a, const int 
 {
     const int i = get_global_id(0);
     if (i >= n) return;
-    out[i] = fmin(fmax(a[i], lo), hi);     /* np.clip = minimum(maximum(a, lo), hi) */
+    const real x = a[i];
+    /* np.clip = minimum(maximum(a, lo), hi), which keeps NaN (fmin / fmax would drop it) */
+    out[i] = isnan(x) ? x : fmin(fmax(x, lo), hi);
 }
 
 __kernel void clip_vjp_kernel(__global real *out, __global const real *x, __global const real *g,

@@ -29,32 +29,6 @@ BACKEND_NAMES = ("reference", "cpu", "opencl")
 dtype_params = pytest.mark.parametrize("dtype", DTYPES)
 
 
-def backend_params(xfail_opencl: str):
-    """Parametrise the ``backend`` fixture with the OpenCL case marked as a known backend bug
-    (strict xfail: the mark must come off when the bug is fixed)."""
-    return pytest.mark.parametrize("backend", [
-        "reference", "cpu",
-        pytest.param("opencl", marks=[pytest.mark.opencl,
-                                      pytest.mark.xfail(strict=True, reason=xfail_opencl)]),
-    ], indirect=True)
-
-
-# Known OpenCL bugs this suite found (see each reason); the cases they break are strict xfails.
-ASARRAY_0D = ("opencl asarray: np.ascontiguousarray turns a 0-d host array into shape (1,), so "
-              "asarray(np.array(2.5)) is not 0-d (reference.asarray keeps the shape)")
-INDEX_INTS_ONLY = ("opencl index / index_vjp with a key of ints only (a 0-d result): "
-                   "elementwise._view takes the offset from the numpy *scalar* that "
-                   "base[key] returns, a copy elsewhere in memory, so the kernel reads (index) "
-                   "and writes (index_vjp) at a garbage offset, out of bounds")
-
-
-def known_opencl_bug(request, backend, reason, when=True):
-    """Mark this test case (the OpenCL one, when ``when``) as failing for a known bug. Call it
-    after :func:`computes`, so that a case with nothing to run does not count as a fix."""
-    if backend.name == "opencl" and when:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 # ---- helpers ------------------------------------------------------------------------------------
 
 def randn(*shape, dtype=np.float32, seed=0):
@@ -107,10 +81,9 @@ def dev(backend, x):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
 @pytest.mark.parametrize("shape", [(), (1,), (7, 33), (0, 3), (2, 3, 129)])
-def test_asarray_to_numpy_roundtrip(request, backend, shape, dtype):
+def test_asarray_to_numpy_roundtrip(backend, shape, dtype):
     if not computes(backend, dtype):
         return
-    known_opencl_bug(request, backend, ASARRAY_0D, when=shape == ())
     x = (randn(*shape, dtype=np.float64) * 10).astype(dtype)
     got = backend.to_numpy(backend.asarray(x))
     assert isinstance(got, np.ndarray)
@@ -202,10 +175,9 @@ def vjp_oracle(rule, i, g, xs, y):
 @dtype_params
 @pytest.mark.parametrize("shape", UNARY_SHAPES, ids=str)
 @pytest.mark.parametrize("name", rules.names(1))
-def test_elementwise_unary(request, backend, name, shape, dtype):
+def test_elementwise_unary(backend, name, shape, dtype):
     if not computes(backend, dtype):
         return
-    known_opencl_bug(request, backend, ASARRAY_0D, when=shape == ())
     rule = rules.get(name)
     x = sample(name, 0, shape, dtype, seed=1)
     check(backend, backend.elementwise(rule, backend.asarray(x)), forward_oracle(rule, [x], dtype))
@@ -264,10 +236,9 @@ def test_sigmoid_does_not_overflow(backend, dtype):
 @dtype_params
 @pytest.mark.parametrize("shape", UNARY_SHAPES, ids=str)
 @pytest.mark.parametrize("name", rules.names(1))
-def test_elementwise_vjp_unary(request, backend, name, shape, dtype):
+def test_elementwise_vjp_unary(backend, name, shape, dtype):
     if not computes(backend, dtype):
         return
-    known_opencl_bug(request, backend, ASARRAY_0D, when=shape == ())
     rule = rules.get(name)
     x = sample(name, 0, shape, dtype, seed=1)
     y = forward_oracle(rule, [x], dtype)
@@ -516,8 +487,6 @@ def test_clip_and_clip_vjp(backend, lo, hi, dtype):
     check(backend, got, (g * mask).astype(dtype), rtol=0, atol=0)
 
 
-@backend_params("opencl clip_kernel computes fmin(fmax(a, lo), hi), and fmax/fmin drop NaN: "
-                "clip(NaN) gives lo (or -inf when lo is None); reference.clip keeps NaN")
 @pytest.mark.parametrize("lo,hi", [(-0.5, 0.5), (None, 0.5), (-0.5, None)])
 def test_clip_keeps_nan(backend, lo, hi):
     x = np.array([np.nan, 1.0, -1.0, 0.25], np.float32)
@@ -671,12 +640,11 @@ print(json.dumps([list(y.shape), y.tolist(), list(gx.shape), gx.ravel().tolist()
 """
 
 
-@backend_params(INDEX_INTS_ONLY)
 @pytest.mark.parametrize("key", [(2, 3, 4), (-1, 0, -2)], ids=str)
 def test_index_of_ints_only(backend, key):
     """A key of ints only picks one element: a 0-d result, and a gradient with one nonzero. Run
-    in a child process: the OpenCL bug this found reads and writes out of bounds, which could
-    crash or corrupt this process."""
+    in a child process: a bug here (an offset taken from a numpy scalar copy, as OpenCL once
+    had) reads and writes out of bounds, which could crash or corrupt this process."""
     out = subprocess.run([sys.executable, "-c", _INTS_ONLY_SCRIPT, backend.name,
                           json.dumps(list(key))], capture_output=True, text=True, timeout=120,
                          cwd=tempfile.gettempdir())
@@ -712,10 +680,9 @@ def test_cat(backend, axis, dtype):
 
 @dtype_params
 @pytest.mark.parametrize("src_shape", [(7, 33), (33,), (7, 1), (1, 1), ()], ids=str)
-def test_accumulate_in_place(request, backend, src_shape, dtype):
+def test_accumulate_in_place(backend, src_shape, dtype):
     if not computes(backend, dtype):
         return
-    known_opencl_bug(request, backend, ASARRAY_0D, when=src_shape == ())
     d, s = randn(7, 33, dtype=dtype, seed=1), randn(*src_shape, dtype=dtype, seed=2)
     dst = backend.asarray(d.copy())
     src = backend.asarray(s.copy())

@@ -201,7 +201,8 @@ def asarray(x, dtype=None):
         if dtype is None or np.dtype(dtype) == x.dtype:
             return x
         return asarray(x.get(), dtype)
-    arr = np.ascontiguousarray(x, dtype=dtype)
+    shape = np.shape(x)
+    arr = np.ascontiguousarray(x, dtype=dtype).reshape(shape)  # (which made 0-d input 1-d)
     if arr.dtype not in _FLOATS + _INTS:
         raise TypeError(f"asarray: dtype {arr.dtype} is not float32/float64/int32/int64")
     if arr.dtype == np.float64:

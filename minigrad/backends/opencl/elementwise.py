@@ -219,7 +219,10 @@ def _view(shape, key):
     strides = _contiguous_strides(shape)
     base = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=shape, strides=strides,
                                            writeable=False)
-    v = base[key]
+    parts = key if isinstance(key, tuple) else (key,)
+    if not any(p is Ellipsis for p in parts):
+        parts = parts + (Ellipsis,)   # so that all-int keys give a 0-d view, not a scalar copy
+    v = base[parts]
     offset = v.__array_interface__["data"][0] - base.__array_interface__["data"][0]
     return offset, v.shape, list(v.strides)
 
