@@ -49,7 +49,7 @@ class Rule:
     ``symbol`` is how the scalar engine's graph shows the op (``+`` for add; the name otherwise).
     """
 
-    __slots__ = ("name", "forward", "local", "arity", "formula", "symbol", "doc")
+    __slots__ = ("name", "forward", "local", "arity", "formula", "symbol", "doc", "unit")
 
     def __init__(self, name: str, forward: Callable, local: Callable | Sequence[Callable],
                  formula: str | None = None, symbol: str | None = None, doc: str | None = None):
@@ -66,6 +66,15 @@ class Rule:
         self.symbol = symbol or name
         self.doc = doc
         self.formula = formula if formula is not None else self._derive_formula()
+        # Which local derivatives are the constant 1 (add, sub's first input): an engine then
+        # passes the upstream gradient through unchanged, with no multiply and no kernel.
+        xs = [symbolic.Var(f"x{i}") for i in range(self.arity)]
+        y = symbolic.Var("y")
+        try:
+            self.unit = tuple(symbolic.is_constant(d) and float(d) == 1.0
+                              for d in (f(symbolic.namespace, *xs, y) for f in local))
+        except TypeError as e:
+            raise TypeError(f"rule {name}: {e}") from None
 
     def input_names(self) -> list[str]:
         """The names the forward gives its inputs (``x``; ``a, b``), for printing."""

@@ -42,8 +42,12 @@ class Elementwise(Function):
         be, rule, xs, y = self.be, self.rule, self.xs, self.y
         out = []
         for i, t in enumerate(self.inputs):  # a plain loop: this is every op's backward
-            out.append(be.elementwise_vjp(rule, i, g, xs, y)
-                       if getattr(t, "requires_grad", False) else None)
+            if not getattr(t, "requires_grad", False):
+                out.append(None)
+            elif rule.unit[i]:
+                out.append(g)  # the local derivative is 1: g passes through (add, sub)
+            else:
+                out.append(be.elementwise_vjp(rule, i, g, xs, y))
         return tuple(out)
 
     @property

@@ -23,6 +23,8 @@ __all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_lik
            "is_grad_enabled"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_apply = Fn.Elementwise.apply
+_ADD, _SUB, _MUL, _DIV, _POW = rules.ADD, rules.SUB, rules.MUL, rules.DIV, rules.POW
 _DEFAULT_FLOAT = np.dtype(np.float32)
 
 
@@ -237,45 +239,37 @@ class Tensor(TensorBase):
         its further inputs (tensors or numbers): ``x.apply("maximum", 0.0)``."""
         return apply_rule(rule, self, *others)
 
-    def _binary(self, other, rule, reflected: bool = False) -> Tensor:
-        if type(other) is not Tensor:
-            other = _operand(other, self)
-        if isinstance(other, Tensor) and other.backend is not self.backend:
-            raise ValueError(f"{rule.name}: tensors on different devices ({self.device} and "
-                             f"{other.device}); move one with .to(device)")
-        if reflected:
-            return Fn.Elementwise.apply(other, self, rule=rule)
-        return Fn.Elementwise.apply(self, other, rule=rule)
-
+    # The operators are the add/sub/mul/div/pow rules. Written out, not generated: this is the
+    # hot path of every expression (Function.apply checks the devices).
     def __add__(self, other):  # self + other
-        return self._binary(other, rules.ADD)
+        return _apply(self, other if type(other) is Tensor else _operand(other, self), rule=_ADD)
 
     def __radd__(self, other):  # other + self
-        return self._binary(other, rules.ADD, True)
+        return _apply(_operand(other, self), self, rule=_ADD)
 
     def __sub__(self, other):
-        return self._binary(other, rules.SUB)
+        return _apply(self, other if type(other) is Tensor else _operand(other, self), rule=_SUB)
 
     def __rsub__(self, other):
-        return self._binary(other, rules.SUB, True)
+        return _apply(_operand(other, self), self, rule=_SUB)
 
     def __mul__(self, other):
-        return self._binary(other, rules.MUL)
+        return _apply(self, other if type(other) is Tensor else _operand(other, self), rule=_MUL)
 
     def __rmul__(self, other):
-        return self._binary(other, rules.MUL, True)
+        return _apply(_operand(other, self), self, rule=_MUL)
 
     def __truediv__(self, other):
-        return self._binary(other, rules.DIV)
+        return _apply(self, other if type(other) is Tensor else _operand(other, self), rule=_DIV)
 
     def __rtruediv__(self, other):
-        return self._binary(other, rules.DIV, True)
+        return _apply(_operand(other, self), self, rule=_DIV)
 
     def __pow__(self, other):
-        return self._binary(other, rules.POW)
+        return _apply(self, other if type(other) is Tensor else _operand(other, self), rule=_POW)
 
     def __rpow__(self, other):
-        return self._binary(other, rules.POW, True)
+        return _apply(_operand(other, self), self, rule=_POW)
 
     def __neg__(self):
         return self._rule("neg")
@@ -333,11 +327,11 @@ class Tensor(TensorBase):
 
     def maximum(self, other) -> Tensor:
         """Elementwise max (broadcasting); on ties the gradient is split in half, as PyTorch."""
-        return self._binary(other, rules.MAXIMUM)
+        return apply_rule(rules.MAXIMUM, self, other)
 
     def minimum(self, other) -> Tensor:
         """Elementwise min (broadcasting)."""
-        return self._binary(other, rules.MINIMUM)
+        return apply_rule(rules.MINIMUM, self, other)
 
     def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
         """Limit values to [min, max]; the gradient is 0 where a value was clipped."""
