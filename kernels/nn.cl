@@ -21,6 +21,11 @@ inline real row_max(__global const real *x, const int C)
     return m;
 }
 
+/* Compensated (Kahan) summation: a plain float running sum stalls at 2^24 (over 2^25 classes a
+ * softmax summed to 2), and not every device has doubles to accumulate in. */
+#define KAHAN_ADD(s, comp, v) { const real y_ = (v) - comp; const real t_ = s + y_;            \
+                                 comp = (t_ - s) - y_; s = t_; }
+
 inline int target_of(__global const int *targets, const int targets_are_long, const int n)
 {
     return targets_are_long ? (int)((__global const long *)targets)[n] : targets[n];
@@ -34,13 +39,13 @@ __kernel void softmax_kernel(__global real *y, __global const real *x, const int
     __global const real *xr = x + (long)n * C;
     __global real *yr = y + (long)n * C;
     const real m = row_max(xr, C);
-    real s = 0;
-    for (int c = 0; c < C; ++c) { yr[c] = exp(xr[c] - m); s += yr[c]; }
-    const real inv = 1 / s;
-    for (int c = 0; c < C; ++c) yr[c] *= inv;
+    real s = 0, comp = 0;
+    for (int c = 0; c < C; ++c) { yr[c] = exp(xr[c] - m); KAHAN_ADD(s, comp, yr[c]); }
+    for (int c = 0; c < C; ++c) yr[c] /= s;
 }
 
-/* ly = x - max - log(sum exp(x - max)) */
+/* ly = (x - max) - log(sum exp(x - max)): the max is subtracted first, so that large logits
+ * keep their precision (m + log(s) would round away log(s) next to a logit of 1e30). */
 __kernel void log_softmax_kernel(__global real *ly, __global const real *x,
                                  const int N, const int C)
 {
@@ -48,10 +53,10 @@ __kernel void log_softmax_kernel(__global real *ly, __global const real *x,
     if (n >= N) return;
     __global const real *xr = x + (long)n * C;
     const real m = row_max(xr, C);
-    real s = 0;
-    for (int c = 0; c < C; ++c) s += exp(xr[c] - m);
-    const real shift = m + log(s);
-    for (int c = 0; c < C; ++c) ly[(long)n * C + c] = xr[c] - shift;
+    real s = 0, comp = 0;
+    for (int c = 0; c < C; ++c) KAHAN_ADD(s, comp, exp(xr[c] - m));
+    const real ls = log(s);
+    for (int c = 0; c < C; ++c) ly[(long)n * C + c] = (xr[c] - m) - ls;
 }
 
 /* dx = y * (g - sum(g * y)) */
@@ -78,7 +83,9 @@ __kernel void log_softmax_vjp_kernel(__global real *dx, __global const real *ly,
     for (int c = 0; c < C; ++c) dx[o + c] = g[o + c] - exp(ly[o + c]) * s;
 }
 
-/* loss[n] = -log softmax(x[n])[t_n] = log(sum exp(x - max)) + max - x[t_n]; probs = softmax(x).
+/* loss[n] = -log softmax(x[n])[t_n] = (max - x[t_n]) + log(sum exp(x - max)); probs = softmax(x).
+ * The two large numbers are subtracted first: with logits of -1e4 in float32, log(s) + max
+ * would lose the small difference to rounding.
  * Computed from the log-sum-exp rather than as -log(probs[t]), which would be -log(0) = inf
  * once a probability underflows. */
 __kernel void cross_entropy_kernel(__global real *loss, __global real *probs,
@@ -90,11 +97,10 @@ __kernel void cross_entropy_kernel(__global real *loss, __global real *probs,
     __global const real *xr = x + (long)n * C;
     __global real *pr = probs + (long)n * C;
     const real m = row_max(xr, C);
-    real s = 0;
-    for (int c = 0; c < C; ++c) { pr[c] = exp(xr[c] - m); s += pr[c]; }
-    const real inv = 1 / s;
-    for (int c = 0; c < C; ++c) pr[c] *= inv;
-    loss[n] = log(s) + m - xr[target_of(targets, targets_are_long, n)];
+    real s = 0, comp = 0;
+    for (int c = 0; c < C; ++c) { pr[c] = exp(xr[c] - m); KAHAN_ADD(s, comp, pr[c]); }
+    for (int c = 0; c < C; ++c) pr[c] /= s;
+    loss[n] = (m - xr[target_of(targets, targets_are_long, n)]) + log(s);
 }
 
 /* dx = (probs - onehot(t)) * g[n] */

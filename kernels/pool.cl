@@ -20,10 +20,11 @@ inline int first_window(const int h, const int K, const int S)
     return h >= K - 1 ? (h - K + 1 + S - 1) / S : 0;
 }
 
-/* idx = arg-max as a flat index h * W + w into the plane; the first maximum wins.
+/* idx = arg-max as a flat index h * W + w into the plane (64-bit: a plane may pass 2^31
+ * elements); the first maximum wins.
  * gid0 = output row oh, gid1 = plane: a work-item does a whole output row, so no division per
  * output pixel (those dominated on a CPU: 1.2 ms for a (64, 32, 24, 24) input). */
-__kernel void max_pool2d_kernel(__global real *y, __global int *idx, __global const real *x,
+__kernel void max_pool2d_kernel(__global real *y, __global long *idx, __global const real *x,
                                 const int H, const int W, const int KH, const int KW,
                                 const int SH, const int SW, const int OH, const int OW)
 {
@@ -34,11 +35,11 @@ __kernel void max_pool2d_kernel(__global real *y, __global int *idx, __global co
     const long o = ((long)plane * OH + oh) * OW;
     for (int ow = 0; ow < OW; ++ow) {
         const int w0 = ow * SW;
-        int best = h0 * W + w0;
+        long best = (long)h0 * W + w0;
         real m = xp[best];
         for (int ki = 0; ki < KH; ++ki)
             for (int kj = 0; kj < KW; ++kj) {
-                const int at = (h0 + ki) * W + w0 + kj;
+                const long at = (long)(h0 + ki) * W + w0 + kj;
                 if (xp[at] > m) { m = xp[at]; best = at; }
             }
         y[o + ow] = m;
@@ -50,7 +51,7 @@ __kernel void max_pool2d_kernel(__global real *y, __global int *idx, __global co
  * whole plane (gid0 = plane) and walks its windows in order, so overlapping windows (stride <
  * kernel) add up deterministically and the window geometry is not needed. dx arrives zeroed. */
 __kernel void max_pool2d_vjp_kernel(__global real *dx, __global const real *g,
-                                     __global const int *idx, const int HW, const int OHW,
+                                     __global const long *idx, const long HW, const int OHW,
                                      const int planes)
 {
     const int plane = get_global_id(0);

@@ -21,11 +21,13 @@ inline real mg_minimum(const real a, const real b) { return (a < b || isnan(a)) 
 /* numpy's sign keeps NaN as NaN (OpenCL's sign() too, but returns -0 for -0). */
 inline real mg_sign(const real x) { return x > 0 ? (real)1 : (x < 0 ? (real)-1 : x); }
 
-/* pow with numpy's results for a negative base and an integral exponent (OpenCL's pow is
- * allowed to return NaN there on some devices); NaN for a negative base otherwise. */
+/* pow with numpy's and PyTorch's results for a negative base: an integral exponent gives the
+ * signed power (OpenCL's pow may return NaN there on some devices), any other exponent NaN
+ * (C's pow gives +inf for pow(-inf, 0.5)). */
 inline real mg_pow(const real a, const real b)
 {
-    if (a < 0 && b == floor(b)) {
+    if (a < 0) {
+        if (b != floor(b)) return NAN;
         const real r = pow(-a, b);
         return fmod(b, (real)2) == 0 ? r : -r;
     }

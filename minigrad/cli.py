@@ -37,6 +37,19 @@ def _cmd_trace(args) -> int:
 def _cmd_train(args) -> int:
     from .train import train_digits
 
+    if args.device != "cpu":
+        from . import backends
+        try:
+            backends.get(args.device)
+        except ValueError as e:
+            print(f"minigrad train: {e}", file=sys.stderr)
+            return 2
+        if args.device.startswith("opencl"):
+            from .backends.opencl import runtime
+            if not runtime.available():
+                print(f"minigrad train: no OpenCL device: {runtime.why_unavailable()}",
+                      file=sys.stderr)
+                return 2
     net, hist = train_digits(args.model, epochs=args.epochs, batch_size=args.batch_size,
                              lr=args.lr, optimizer=args.optimizer, seed=args.seed,
                              device=args.device, progress=not args.no_progress)

@@ -41,7 +41,7 @@ def _pair(v, name: str) -> tuple[int, int]:
 def _check_tensor(x, name: str, floating: bool = False):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} expects a Tensor, got {type(x).__name__}")
-    if floating and x.dtype.kind != "f":
+    if floating and x.dtype not in (np.float32, np.float64):  # float16: no kernels
         raise TypeError(f"{name} needs a float32 or float64 tensor, got dtype {x.dtype} "
                         f"(convert with .float())")
 
@@ -70,6 +70,12 @@ def apply_rule(rule, *args):
 
 
 def _scalar_rule(rule, xs):
+    for x in xs:
+        if not isinstance(x, (Scalar, int, float, np.number)) or isinstance(x, bool):
+            what = (f"a numpy {x.dtype} array" if isinstance(x, np.ndarray)
+                    else type(x).__name__)
+            raise TypeError(f"{rule.name} takes Tensors, Scalars, numpy arrays of Scalars or "
+                            f"numbers, got {what}; make a Tensor with minigrad.tensor(...)")
     first = next((i for i, x in enumerate(xs) if isinstance(x, Scalar)), None)
     if first is None:
         return _scalar_ops.op(rule.name).forward(*(float(x) for x in xs))
@@ -206,7 +212,7 @@ def linear(x, weight, bias=None):
     if _is_scalars(x) or _is_scalars(weight):
         y = x @ weight.T
         return y if bias is None else y + bias
-    _check_tensor(x, "linear")
+    _check_tensor(x, "linear", floating=True)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if x.shape[-1] != weight.shape[1]:
@@ -257,12 +263,10 @@ def cross_entropy(logits, targets, reduction: str = "mean"):
         if reduction == "none":
             return losses
         return losses.sum() / (float(len(t)) if reduction == "mean" else 1.0)
-    _check_tensor(logits, "cross_entropy")
+    _check_tensor(logits, "cross_entropy", floating=True)
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must be (batch, classes), got shape "
                          f"{logits.shape}")
-    if logits.dtype.kind != "f":
-        raise TypeError(f"cross_entropy: logits must be float, got {logits.dtype}")
     n, c = logits.shape
     t = logits.backend.asarray(_targets(targets, n, c, "cross_entropy"))
     return Fn.CrossEntropy.apply(logits, t, reduction=reduction)

@@ -15,7 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .tensor.autograd import mark_modified
 from .tensor.tensor import Tensor
+
+
+def _hyper(name: str, value, lo: float = 0.0, hi: float | None = None,
+           hi_open: bool = False) -> float:
+    """A hyper-parameter as a float, checked as PyTorch checks it (NaN fails every test)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}") \
+            from None
+    ok = lo <= v and (hi is None or (v < hi if hi_open else v <= hi))
+    if not ok:
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}{')' if hi_open else ']'}"
+        raise ValueError(f"invalid {name}: {value!r} (must be {rng})")
+    return v
 
 
 class Optimizer:
@@ -26,11 +42,8 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"parameter {i} is not a Tensor that requires grad")
-        if lr <= 0:
-            raise ValueError(f"learning rate must be positive, got {lr}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        self.lr, self.weight_decay = float(lr), float(weight_decay)
+        self.lr = _hyper("learning rate", lr)
+        self.weight_decay = _hyper("weight_decay", weight_decay)
         self.state: dict[int, dict] = {}
         self.steps = 0
 
@@ -47,7 +60,9 @@ class Optimizer:
         return st
 
     def step(self) -> None:
-        self.steps += 1
+        """One update of every parameter that has a gradient. Every gradient is checked first, so
+        that a bad one (another shape, dtype or device) leaves every parameter unchanged."""
+        todo = []
         for p in self.params:
             if p.grad is None:
                 continue
@@ -58,7 +73,11 @@ class Optimizer:
                 # gradient of another size (it was assigned by hand)
                 raise ValueError(f"parameter of shape {p.shape} ({p.dtype}) has a gradient of "
                                  f"shape {p.grad.shape} ({p.grad.dtype})")
+            todo.append(p)
+        self.steps += 1
+        for p in todo:
             self._update(p, p.grad.data)
+            mark_modified(p)
 
     def _update(self, p, g):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -70,8 +89,7 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0):
         super().__init__(params, lr, weight_decay)
-        if momentum < 0:
-            raise ValueError(f"momentum must be >= 0, got {momentum}")
+        momentum = _hyper("momentum", momentum)
         if nesterov and momentum == 0:
             raise ValueError("Nesterov momentum needs momentum > 0")
         self.momentum, self.nesterov = float(momentum), nesterov
@@ -93,9 +111,8 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0):
         super().__init__(params, lr, weight_decay)
         b1, b2 = betas
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
-        self.betas, self.eps = (float(b1), float(b2)), float(eps)
+        self.betas = (_hyper("beta1", b1, 0.0, 1.0, True), _hyper("beta2", b2, 0.0, 1.0, True))
+        self.eps = _hyper("eps", eps)
 
     def _update(self, p, g):
         st = self._state(p, "m", "v")
@@ -109,7 +126,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0):
         super().__init__(params, lr, weight_decay)
-        self.eps = float(eps)
+        self.eps = _hyper("eps", eps)
 
     def _update(self, p, g):
         st = self._state(p, "sum")
@@ -125,7 +142,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(params, lr, weight_decay)
-        self.alpha, self.eps = float(alpha), float(eps)
+        self.alpha, self.eps = _hyper("alpha", alpha), _hyper("eps", eps)
 
     def _update(self, p, g):
         st = self._state(p, "sq")

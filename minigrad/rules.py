@@ -47,12 +47,17 @@ class Rule:
     ``local`` is one callable ``(xp, *xs, y) -> dy/dx_i`` per input (a single callable for a
     one-input op). ``formula`` is the printable statement (derived from the code if not given);
     ``symbol`` is how the scalar engine's graph shows the op (``+`` for add; the name otherwise).
+    ``integer``: the op is closed over integers (add, abs, relu): integer tensors keep their
+    dtype. Otherwise (exp, sigmoid, div) integer inputs are computed as float32, as PyTorch
+    does; that also keeps ``-x`` of an unsigned input from wrapping around.
     """
 
-    __slots__ = ("name", "forward", "local", "arity", "formula", "symbol", "doc", "unit")
+    __slots__ = ("name", "forward", "local", "arity", "formula", "symbol", "doc", "unit",
+                 "integer")
 
     def __init__(self, name: str, forward: Callable, local: Callable | Sequence[Callable],
-                 formula: str | None = None, symbol: str | None = None, doc: str | None = None):
+                 formula: str | None = None, symbol: str | None = None, doc: str | None = None,
+                 integer: bool = False):
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise ValueError(f"a rule's name must be a Python identifier, got {name!r}")
         local = (local,) if callable(local) else tuple(local) if isinstance(
@@ -65,6 +70,7 @@ class Rule:
         self.name, self.forward, self.local, self.arity = name, forward, local, len(local)
         self.symbol = symbol or name
         self.doc = doc
+        self.integer = bool(integer)
         self.formula = formula if formula is not None else self._derive_formula()
         # Which local derivatives are the constant 1 (add, sub's first input): an engine then
         # passes the upstream gradient through unchanged, with no multiply and no kernel.
@@ -145,8 +151,8 @@ def names(arity: int | None = None) -> tuple[str, ...]:
     return tuple(n for n, r in _REGISTRY.items() if arity is None or r.arity == arity)
 
 
-def _builtin(name, forward, local, formula, symbol=None) -> Rule:
-    r = Rule(name, forward, local, formula, symbol)
+def _builtin(name, forward, local, formula, symbol=None, integer=False) -> Rule:
+    r = Rule(name, forward, local, formula, symbol, integer=integer)
     _REGISTRY[name] = r
     _BUILTIN.add(name)
     return r
@@ -158,7 +164,7 @@ def _builtin(name, forward, local, formula, symbol=None) -> Rule:
 # expression, so that the scalar engine raises only where the math really breaks.
 
 NEG = _builtin("neg", lambda xp, x: -x, lambda xp, x, y: -1.0,
-               "y = -x;  dy/dx = -1", "-")
+               "y = -x;  dy/dx = -1", "-", integer=True)
 EXP = _builtin("exp", lambda xp, x: xp.exp(x), lambda xp, x, y: y,
                "y = e^x;  dy/dx = e^x = y")
 LOG = _builtin("log", lambda xp, x: xp.log(x), lambda xp, x, y: 1.0 / x,
@@ -183,16 +189,16 @@ SIGMOID = _builtin("sigmoid", _sigmoid, lambda xp, x, y: y * (1.0 - y),
                    "y = 1/(1+e^-x);  dy/dx = y(1-y)")
 RELU = _builtin("relu", lambda xp, x: xp.maximum(x, 0.0),
                 lambda xp, x, y: xp.where(x > 0, 1.0, 0.0),
-                "y = max(0, x);  dy/dx = [x > 0]  (0 at the kink, as PyTorch)")
+                "y = max(0, x);  dy/dx = [x > 0]  (0 at the kink, as PyTorch)", integer=True)
 ABS = _builtin("abs", lambda xp, x: xp.abs(x), lambda xp, x, y: xp.sign(x),
-               "y = |x|;  dy/dx = sign x  (0 at 0, as PyTorch)")
+               "y = |x|;  dy/dx = sign x  (0 at 0, as PyTorch)", integer=True)
 
 ADD = _builtin("add", lambda xp, a, b: a + b, (lambda xp, a, b, y: 1.0, lambda xp, a, b, y: 1.0),
-               "y = a + b;  dy/da = 1, dy/db = 1", "+")
+               "y = a + b;  dy/da = 1, dy/db = 1", "+", integer=True)
 SUB = _builtin("sub", lambda xp, a, b: a - b, (lambda xp, a, b, y: 1.0, lambda xp, a, b, y: -1.0),
-               "y = a - b;  dy/da = 1, dy/db = -1", "-")
+               "y = a - b;  dy/da = 1, dy/db = -1", "-", integer=True)
 MUL = _builtin("mul", lambda xp, a, b: a * b, (lambda xp, a, b, y: b, lambda xp, a, b, y: a),
-               "y = a b;  dy/da = b, dy/db = a  (note the reversal)", "*")
+               "y = a b;  dy/da = b, dy/db = a  (note the reversal)", "*", integer=True)
 DIV = _builtin("div", lambda xp, a, b: a / b,
                (lambda xp, a, b, y: 1.0 / b, lambda xp, a, b, y: -y / b),
                "y = a / b;  dy/da = 1/b, dy/db = -a/b^2 = -y/b", "/")
@@ -205,17 +211,19 @@ POW = _builtin(
         # an error on the scalar engine (ln a is undefined there)
         lambda xp, a, b, y: y * xp.log(xp.where((a == 0) & (b >= 0), 1.0, a)),
     ),
-    "y = a^b;  dy/da = b a^(b-1), dy/db = y ln a", "**")
+    "y = a^b;  dy/da = b a^(b-1), dy/db = y ln a", "**", integer=True)
 MAXIMUM = _builtin(
     "maximum", lambda xp, a, b: xp.maximum(a, b),
     (lambda xp, a, b, y: xp.where(a > b, 1.0, xp.where(a == b, 0.5, 0.0)),
      lambda xp, a, b, y: xp.where(b > a, 1.0, xp.where(a == b, 0.5, 0.0))),
-    "y = max(a, b);  dy/da = [a > b], dy/db = [b > a]  (half each on ties, as PyTorch)")
+    "y = max(a, b);  dy/da = [a > b], dy/db = [b > a]  (half each on ties, as PyTorch)",
+    integer=True)
 MINIMUM = _builtin(
     "minimum", lambda xp, a, b: xp.minimum(a, b),
     (lambda xp, a, b, y: xp.where(a < b, 1.0, xp.where(a == b, 0.5, 0.0)),
      lambda xp, a, b, y: xp.where(b < a, 1.0, xp.where(a == b, 0.5, 0.0))),
-    "y = min(a, b);  dy/da = [a < b], dy/db = [b < a]  (half each on ties, as PyTorch)")
+    "y = min(a, b);  dy/da = [a < b], dy/db = [b < a]  (half each on ties, as PyTorch)",
+    integer=True)
 LOG1P = _builtin("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1.0 / (1.0 + x),
                  "y = ln(1 + x);  dy/dx = 1/(1+x)")
 EXPM1 = _builtin("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1.0,

@@ -12,6 +12,7 @@ wraparound) are set once in setup.py; build with ``MINIGRAD_DEBUG=1`` to turn th
 
 cimport openmp
 from cython.parallel cimport prange
+from libc.stdint cimport int64_t
 from libc.math cimport exp, log, sqrt, fabs, expf, logf, sqrtf, tanh, tanhf
 
 ctypedef fused floating:
@@ -109,13 +110,14 @@ def log_softmax(const floating[:, ::1] x, floating[:, ::1] out):
     """out = (x - max) - log sum e^(x - max): the subtraction of the max comes first, so large
     logits keep full precision."""
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
-    cdef floating m, s, ls
+    cdef floating m, ls
+    cdef double s  # a float32 running sum stalls at 2^24: over 2^25 classes it summed to 2.0
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
         m = _row_max(x, i)
         s = 0
         for j in range(c):
             s = s + (exp(x[i, j] - m) if floating is double else expf(x[i, j] - m))
-        ls = log(s) if floating is double else logf(s)
+        ls = <floating>log(s)
         for j in range(c):
             out[i, j] = (x[i, j] - m) - ls
 
@@ -124,7 +126,8 @@ def softmax(const floating[:, ::1] x, floating[:, ::1] out):
     """out = e^(x - max) / sum e^(x - max), dividing by the sum rather than subtracting its log
     from a large number."""
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
-    cdef floating m, s, e
+    cdef floating m, e
+    cdef double s  # double accumulator (see log_softmax)
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
         m = _row_max(x, i)
         s = 0
@@ -133,32 +136,33 @@ def softmax(const floating[:, ::1] x, floating[:, ::1] out):
             out[i, j] = e
             s = s + e
         for j in range(c):
-            out[i, j] = out[i, j] / s
+            out[i, j] = <floating>(out[i, j] / s)
 
 
 def softmax_vjp(const floating[:, ::1] y, const floating[:, ::1] g, floating[:, ::1] out):
     """out = y * (g - sum_j g_j y_j): the softmax Jacobian applied without forming it."""
     cdef Py_ssize_t i, j, n = y.shape[0], c = y.shape[1]
-    cdef floating d
+    cdef double d
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
         d = 0
         for j in range(c):
             d = d + g[i, j] * y[i, j]
         for j in range(c):
-            out[i, j] = y[i, j] * (g[i, j] - d)
+            out[i, j] = <floating>(y[i, j] * (g[i, j] - d))
 
 
 def log_softmax_vjp(const floating[:, ::1] ly, const floating[:, ::1] g,
                      floating[:, ::1] out):
     """out = g - softmax * sum_j g_j"""
     cdef Py_ssize_t i, j, n = ly.shape[0], c = ly.shape[1]
-    cdef floating s
+    cdef double s
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
         s = 0
         for j in range(c):
             s = s + g[i, j]
         for j in range(c):
-            out[i, j] = g[i, j] - s * (exp(ly[i, j]) if floating is double else expf(ly[i, j]))
+            out[i, j] = <floating>(g[i, j] - s * (exp(ly[i, j]) if floating is double
+                                                  else expf(ly[i, j])))
 
 
 def cross_entropy(const floating[:, ::1] x, const long long[::1] t, floating[::1] loss,
@@ -167,7 +171,8 @@ def cross_entropy(const floating[:, ::1] x, const long long[::1] t, floating[::1
     the backward). Written so that no large number is subtracted from another: with logits of
     1e4, lse - x[t] would lose the small difference to float32 rounding."""
     cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
-    cdef floating m, s, e
+    cdef floating m, e
+    cdef double s  # double accumulator (see log_softmax)
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
         m = _row_max(x, i)
         s = 0
@@ -176,8 +181,8 @@ def cross_entropy(const floating[:, ::1] x, const long long[::1] t, floating[::1
             probs[i, j] = e
             s = s + e
         for j in range(c):
-            probs[i, j] = probs[i, j] / s
-        loss[i] = (m - x[i, t[i]]) + (log(s) if floating is double else logf(s))
+            probs[i, j] = <floating>(probs[i, j] / s)
+        loss[i] = (m - x[i, t[i]]) + <floating>log(s)
 
 
 def cross_entropy_vjp(const floating[:, ::1] probs, const long long[::1] t,
@@ -282,9 +287,10 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int k
 
 # ---- pooling -----------------------------------------------------------------------------------
 
-def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int[:, :, :, ::1] idx,
-               int kh, int kw, int sh, int sw):
-    """out = max over each window; idx = flat index (h * W + w) of the arg-max (first max wins).
+def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out,
+               int64_t[:, :, :, ::1] idx, int kh, int kw, int sh, int sw):
+    """out = max over each window; idx = flat index (h * W + w) of the arg-max (first max wins),
+    64-bit: a plane may hold more than 2^31 elements.
 
     Taps are the outer loops and output columns the inner one: each inner iteration compares one
     window's running max with one new tap, independently of its neighbours, so the comparison
@@ -292,7 +298,7 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int[:, 
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j, r
     cdef floating v, m
-    cdef int cand
+    cdef int64_t cand
     for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
         c = p % C
@@ -300,7 +306,7 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int[:, 
             r = a * sh
             for b in range(ow):
                 out[n, c, a, b] = x[n, c, r, b * sw]
-                idx[n, c, a, b] = <int>(r * W + b * sw)
+                idx[n, c, a, b] = r * W + b * sw
             for i in range(kh):
                 r = a * sh + i
                 for j in range(kw):
@@ -309,12 +315,12 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int[:, 
                     for b in range(ow):
                         v = x[n, c, r, b * sw + j]
                         m = out[n, c, a, b]
-                        cand = <int>(r * W + b * sw + j)
+                        cand = r * W + b * sw + j
                         idx[n, c, a, b] = cand if v > m else idx[n, c, a, b]
                         out[n, c, a, b] = v if v > m else m
 
 
-def max_pool2d_vjp(const floating[:, :, :, :] g, const int[:, :, :, ::1] idx,
+def max_pool2d_vjp(const floating[:, :, :, :] g, const int64_t[:, :, :, ::1] idx,
                     floating[:, :, ::1] dx):
     """dx (zeroed, shape (N*C, H, W) flattened planes) gets each window's whole gradient at its
     arg-max; overlapping windows add up."""
@@ -333,7 +339,7 @@ def avg_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int kh,
                int sw):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
     cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j
-    cdef floating s, inv = 1.0 / (kh * kw)
+    cdef floating s, inv = <floating>(1.0 / (<double>kh * kw))  # kh * kw may pass 2^31
     for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
         c = p % C
@@ -350,7 +356,7 @@ def avg_pool2d_vjp(const floating[:, :, :, :] g, floating[:, :, :, ::1] dx, int 
                     int sh, int sw):
     cdef Py_ssize_t N = g.shape[0], C = g.shape[1], oh = g.shape[2], ow = g.shape[3]
     cdef Py_ssize_t p, n, c, a, b, i, j
-    cdef floating v, inv = 1.0 / (kh * kw)
+    cdef floating v, inv = <floating>(1.0 / (<double>kh * kw))
     for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
         c = p % C

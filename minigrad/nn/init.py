@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..tensor.autograd import mark_modified
 from ..tensor.tensor import Tensor, get_rng
 
 
@@ -24,6 +25,7 @@ def _fans(t: Tensor) -> tuple[int, int]:
 def _set(t: Tensor, values: np.ndarray) -> Tensor:
     arr = values.astype(t.dtype)
     t.data = t.backend.asarray(arr)
+    mark_modified(t)
     return t
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .. import backends
+from ..tensor.autograd import mark_modified
 from ..tensor.tensor import Tensor
 
 
@@ -106,6 +107,7 @@ class Module:
         for p in self.parameters():
             if p.backend is not be:
                 p.data = be.asarray(p.backend.to_numpy(p.data))
+                mark_modified(p)
                 p.backend = be
                 if p.grad is not None:
                     p.grad = p.grad.to(device)
@@ -139,6 +141,7 @@ class Module:
         for k, arr in new.items():
             p = own[k]
             p.data = p.backend.asarray(np.array(arr))  # our own copy, on the parameter's device
+            mark_modified(p)
 
     # ---- printing --------------------------------------------------------------------------------
 

@@ -24,6 +24,10 @@ _BINOPS = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div:
            ast.Pow: "__pow__"}
 
 
+_TOO_DEEP = ("the expression is nested too deeply to parse (Python's recursion limit): split it "
+             "into parts, or build the graph with Scalar operations in Python")
+
+
 class ExpressionError(ValueError):
     """The expression uses something outside the small language minigrad understands."""
 
@@ -41,7 +45,10 @@ def parse(text: str, variables: dict[str, float]) -> tuple[Scalar, dict[str, Sca
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"cannot parse {text!r}: {e.msg} at column {e.offset}") from None
+        raise ExpressionError(f"cannot parse {text!r:.80}: {e.msg} at column {e.offset}") \
+            from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(_TOO_DEEP) from None
     leaves = {name: Scalar(v, label=name) for name, v in variables.items()}
     used: set[str] = set()
 
@@ -97,7 +104,10 @@ def parse(text: str, variables: dict[str, float]) -> tuple[Scalar, dict[str, Sca
         raise ExpressionError(f"not understood: {_src(node)!r} "
                               f"({type(node).__name__} is not part of the expression language)")
 
-    root = build(tree.body)
+    try:
+        root = build(tree.body)
+    except RecursionError:
+        raise ExpressionError(_TOO_DEEP) from None
     if not isinstance(root, Scalar):
         raise ExpressionError(f"{text!r} has no variable: nothing to differentiate")
     unused = set(leaves) - used

@@ -55,11 +55,26 @@ def enable_grad():
         _state.grad = prev
 
 
+# In-place changes are stamped with a clock: a tensor's ``_version`` is the clock value of its
+# last in-place change (an optimizer step, zero_(), load_state_dict), and a Function remembers
+# the clock when it ran. A backward that finds an input changed after its Function ran raises,
+# as PyTorch does, instead of computing a gradient from values that are no longer there.
+_clock = 0
+
+
+def mark_modified(t) -> None:
+    """Record that ``t``'s values were changed in place (call after changing ``t.data``)."""
+    global _clock
+    _clock += 1
+    t._version = _clock
+
+
 class TensorBase:
     """What the graph needs of a tensor: its array, backend, gradient and the Function that made
     it. :class:`minigrad.Tensor` adds the user-facing API."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "backend", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "backend", "_retain", "_version",
+                 "__weakref__")
 
     @classmethod
     def _make(cls, data, backend, requires_grad=False):
@@ -71,6 +86,7 @@ class TensorBase:
         t._ctx = None
         t.backend = backend
         t._retain = False
+        t._version = 0
         return t
 
     @property
@@ -114,6 +130,7 @@ class Function:
                 arrays.append(t)
         ctx = cls.__new__(cls)
         ctx.be = be
+        ctx.clock = _clock
         needs = needs and is_grad_enabled()
         ctx.needs_grad = needs
         out = ctx.forward(*arrays, **kwargs)
@@ -164,6 +181,13 @@ def backprop(root: TensorBase, g) -> None:
             _store_grad(t, g)
             if ctx is None:
                 continue
+        for p in ctx.inputs:
+            if isinstance(p, TensorBase) and p._version > ctx.clock:
+                raise RuntimeError(
+                    f"a tensor of shape {p.shape} that {type(ctx).__name__} used was modified in "
+                    f"place (an optimizer step, zero_(), load_state_dict, ...) after the forward "
+                    f"pass: its gradient would be computed from the new values. Run the forward "
+                    f"again after modifying it (optimizer.step() after loss.backward()).")
         in_grads = ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)

@@ -14,12 +14,25 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..rules import DIV, MUL
 from .autograd import Function
 
 
 def _shape(a):
     return tuple(a.shape) if hasattr(a, "shape") else ()
+
+
+def _as_float(be, xs):
+    """Integer and bool arrays as float32 for a rule that is not closed over integers."""
+    if any(getattr(x, "dtype", None) is not None and x.dtype.kind in "biu" for x in xs):
+        return tuple(be.astype(x, _F32) if getattr(x, "dtype", None) is not None
+                     and x.dtype.kind in "biu" else x for x in xs)
+    return xs
+
+
+_F32 = np.dtype(np.float32)
 
 
 # ---- elementwise: every rule ------------------------------------------------------------------
@@ -29,6 +42,8 @@ class Elementwise(Function):
     """y = rule.forward(x...);  dL/dx_i = g * rule.local[i](x..., y)  (the rule book's op)"""
 
     def forward(self, *xs, rule=None):
+        if not rule.integer:
+            xs = _as_float(self.be, xs)
         self.rule, self.xs = rule, xs
         try:
             self.y = self.be.elementwise(rule, *xs)

@@ -15,7 +15,14 @@ import numpy as np
 
 from .. import backends, rules
 from . import functions as Fn
-from .autograd import TensorBase, backprop, enable_grad, is_grad_enabled, no_grad
+from .autograd import (
+    TensorBase,
+    backprop,
+    enable_grad,
+    is_grad_enabled,
+    mark_modified,
+    no_grad,
+)
 
 __all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
            "randn", "rand", "arange", "manual_seed", "get_rng", "broadcast_shapes", "cat",
@@ -109,6 +116,7 @@ class Tensor(TensorBase):
         self._ctx = None
         self.backend = be
         self._retain = False
+        self._version = 0
 
     # ---- properties ------------------------------------------------------------------------
 
@@ -200,6 +208,7 @@ class Tensor(TensorBase):
     def zero_(self) -> Tensor:
         """Set every element to 0, in place (not recorded in the graph)."""
         self.data = self.backend.zeros(self.shape, self.dtype)
+        mark_modified(self)
         return self
 
     # ---- backpropagation -------------------------------------------------------------------
@@ -438,8 +447,11 @@ class Tensor(TensorBase):
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Merge dims start_dim..end_dim into one (like torch.flatten)."""
         if self.ndim == 0:
+            if start_dim not in (0, -1) or end_dim not in (0, -1):
+                raise IndexError(f"flatten: dims ({start_dim}, {end_dim}) are out of range for "
+                                 f"a 0-d tensor")
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
+        s, e = _norm_axes(start_dim, self.ndim)[0], _norm_axes(end_dim, self.ndim)[0]
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         mid = 1
@@ -450,7 +462,8 @@ class Tensor(TensorBase):
     def permute(self, *dims) -> Tensor:
         """The dims in a new order."""
         dims = _shape_arg(dims)
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+        if len(dims) != self.ndim or any(not -self.ndim <= d < self.ndim for d in dims) or \
+                sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of "
                              f"a tensor of shape {self.shape}")
         dims = tuple(d % self.ndim for d in dims)
@@ -565,8 +578,9 @@ def _operand(x, like: Tensor):
 
 
 def _float_only(t: Tensor, name: str) -> None:
-    if t.dtype.kind != "f":
-        raise TypeError(f"{name} needs a float32 or float64 tensor, got dtype {t.dtype}")
+    if t.dtype not in _FLOATS:  # float16 too: the kernels compute in float32 or float64
+        raise TypeError(f"{name} needs a float32 or float64 tensor, got dtype {t.dtype} "
+                        f"(convert with .float())")
     if t.ndim == 0:
         raise ValueError(f"{name} needs at least one dimension")
 
@@ -609,8 +623,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}; use * for scaling")
-    if a.dtype.kind != "f" or b.dtype.kind != "f":
-        raise TypeError(f"matmul needs float tensors, got {a.dtype} and {b.dtype}")
+    if a.dtype not in _FLOATS or b.dtype not in _FLOATS:
+        raise TypeError(f"matmul needs float32 or float64 tensors, got {a.dtype} and {b.dtype}")
     ka = a.shape[-1]
     kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
     if ka != kb:

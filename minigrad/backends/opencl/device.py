@@ -50,8 +50,17 @@ def _allocator():
 
 
 def _empty(shape, dtype):
-    return _cla().empty(_queue(), tuple(int(s) for s in shape), np.dtype(dtype),
-                        allocator=_allocator())
+    with runtime.launch_lock:  # the memory pool is shared by every thread
+        return _cla().empty(_queue(), tuple(int(s) for s in shape), np.dtype(dtype),
+                            allocator=_allocator())
+
+
+def _launch(k, gsize, lsize, *args):
+    """Set a kernel's arguments and enqueue it, as one step: kernel objects are shared by every
+    thread, and another thread's arguments set in between would run this launch on its data
+    (seen: two threads training at once gave wrong results, then crashed)."""
+    with runtime.launch_lock:
+        k(_queue(), gsize, lsize, *args)
 
 
 def _options(dtype) -> tuple[str, ...]:
@@ -139,7 +148,7 @@ def _run1d(k, n: int, *args):
     local = _local1d()
     if n <= local // 4:
         local = _LOCAL          # tiny arrays: don't run 1024 work-items for a few elements
-    k(_queue(), (_round_up(n, local),), (local,), *args)
+    _launch(k, (_round_up(n, local),), (local,), *args)
 
 
 def _run(k, gsize, *args):
@@ -149,7 +158,7 @@ def _run(k, gsize, *args):
         return
     local0 = _min(_LOCAL, 1 << (gsize[0] - 1).bit_length())
     gsize[0] = _round_up(gsize[0], local0)
-    k(_queue(), tuple(gsize), (local0,) + (1,) * (len(gsize) - 1), *args)
+    _launch(k, tuple(gsize), (local0,) + (1,) * (len(gsize) - 1), *args)
 
 
 def _int8(values) -> np.ndarray:

@@ -12,10 +12,10 @@ from .device import (
     _empty,
     _i,
     _kernel,
+    _launch,
     _max,
     _min,
     _options,
-    _queue,
     _run,
     _same_dtype,
     zeros,
@@ -69,12 +69,11 @@ def _gemm(kernel, C, A, B, batch, M, N, K, a_strides, b_strides, batch_sum=1):
         k = runtime.kernel("matmul.cl", "matmul_tiled", opts)
         threads = tile // 4
         gsize = (-(-N // tile) * threads, -(-M // tile) * threads, batch)
-        k(_queue(), gsize, (threads, threads, 1), C.data, A.data, B.data, *ints,
+        _launch(k, gsize, (threads, threads, 1), C.data, A.data, B.data, *ints,
           *map(_i, a_strides), *map(_i, b_strides))
     elif kernel == "blocked":
         bm, pn = _BLOCK_M, _PANEL_N
         blocks, panels = -(-M // bm), -(-N // pn)
-        q = _queue()
         b_batch, b_row, b_col = b_strides
         if b_col == 1 and N % pn == 0 and (b_row * dtype.itemsize <= 4096 or K <= 512):
             # op(B) is B itself with whole panels: the kernel reads its rows in place. Only
@@ -88,8 +87,8 @@ def _gemm(kernel, C, A, B, batch, M, N, K, a_strides, b_strides, batch_sum=1):
                  _i(N), _i(K), *map(_i, b_strides))
             bs = (panels * pn * K, K * pn, pn)
         gsize = (blocks, panels, batch // batch_sum)
-        _kernel("matmul.cl", "matmul_blocked", dtype)(
-            q, gsize, _blocked_local(gsize), C.data, A.data, Bs.data, *ints,
+        _launch(_kernel("matmul.cl", "matmul_blocked", dtype),
+            gsize, _blocked_local(gsize), C.data, A.data, Bs.data, *ints,
             *map(_i, a_strides), *map(_i, bs), _i(blocks), _i(panels), _i(batch_sum))
     else:
         raise ValueError(f"matmul: kernel must be None or one of {MATMUL_KERNELS}, got {kernel!r}")

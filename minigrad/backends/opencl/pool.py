@@ -34,7 +34,7 @@ def max_pool2d(x, kernel, stride=None):
     """(y, idx): the max of each window and its flat index h * W + w in its (n, c) plane."""
     x = _check(x, "max_pool2d", "x")
     N, C, H, W, KH, KW, SH, SW, OH, OW = _pool_geometry(x.shape, kernel, stride, "max_pool2d")
-    y, idx = _empty((N, C, OH, OW), x.dtype), _empty((N, C, OH, OW), np.int32)
+    y, idx = _empty((N, C, OH, OW), x.dtype), _empty((N, C, OH, OW), np.int64)
     _run(_op_kernel("pool.cl", "max_pool2d", x.dtype), (OH, N * C), y.data, idx.data, x.data,
          *map(_i, (H, W, KH, KW, SH, SW, OH, OW)))
     return y, idx
@@ -43,8 +43,8 @@ def max_pool2d(x, kernel, stride=None):
 def max_pool2d_vjp(g, idx, x_shape):
     """Scatter-add g to the arg-maxes: each window's gradient goes whole to its max."""
     g = _check(g, "max_pool2d_vjp", "g")
-    if not _is_array(idx) or idx.dtype != np.int32 or idx.shape != g.shape:
-        raise ValueError(f"max_pool2d_vjp: idx must be int32 of g's shape {g.shape}, got "
+    if not _is_array(idx) or idx.dtype != np.int64 or idx.shape != g.shape:
+        raise ValueError(f"max_pool2d_vjp: idx must be int64 of g's shape {g.shape}, got "
                          f"{getattr(idx, 'dtype', type(idx))} {getattr(idx, 'shape', '')}")
     idx = _contiguous(idx, "max_pool2d_vjp", "idx")
     N, C, H, W = x_shape
@@ -52,7 +52,7 @@ def max_pool2d_vjp(g, idx, x_shape):
         raise ValueError(f"max_pool2d_vjp: g has shape {g.shape}, x has {tuple(x_shape)}")
     dx = zeros((N, C, H, W), g.dtype)
     _run(_op_kernel("pool.cl", "max_pool2d_vjp", g.dtype), (N * C,), dx.data, g.data, idx.data,
-         _i(H * W), _i(g.shape[2] * g.shape[3]), _i(N * C))
+         np.int64(H * W), _i(g.shape[2] * g.shape[3]), _i(N * C))
     return dx
 
 

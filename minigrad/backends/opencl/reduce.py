@@ -13,10 +13,10 @@ from .device import (
     _cl,
     _empty,
     _i,
+    _launch,
     _max,
     _min,
     _op_kernel,
-    _queue,
     _round_up,
     zeros,
 )
@@ -39,7 +39,7 @@ def _rows(op: str, x, M: int, L: int):
     out = _empty((M * nchunks,), x.dtype)
     k = _op_kernel("reduce.cl", op, x.dtype)
     rows = _min(16, 1 << (M.bit_length() - 1)) if cpu else 1
-    k(_queue(), (nchunks * width, _round_up(M, rows)), (width, rows), out.data, x.data, _i(L),
+    _launch(k, (nchunks * width, _round_up(M, rows)), (width, rows), out.data, x.data, _i(L),
       _i(chunk), _i(nchunks), cl.LocalMemory(rows * width * x.dtype.itemsize), _i(M))
     return out if nchunks == 1 else _rows(op, out, M, nchunks)
 

@@ -49,6 +49,7 @@ class DeviceInfo(NamedTuple):
 
 
 _lock = threading.RLock()
+launch_lock = threading.RLock()  # around setting a shared kernel's arguments and enqueueing it
 _state: dict = {}            # "ctx", "queue", "device", "error"
 _programs: dict = {}         # (context id, file, options) -> cl.Program
 _kernels: dict = {}          # (context id, file, options, kernel name) -> cl.Kernel
