@@ -14,6 +14,10 @@
 #include "real.h"
 #include "index.h"
 
+/* No fused multiply-adds: a rule evaluates as numpy evaluates it (remainder's a - floor(a/b) b
+ * of a = 1e4, b = 1e-30 is 0, not the 2e-4 a contracted fma leaves). */
+#pragma OPENCL FP_CONTRACT OFF
+
 /* np.maximum / np.minimum propagate NaN; fmax / fmin would drop it. */
 inline real mg_maximum(const real a, const real b) { return (a > b || isnan(a)) ? a : b; }
 inline real mg_minimum(const real a, const real b) { return (a < b || isnan(a)) ? a : b; }

@@ -25,8 +25,10 @@ import math
 
 # The functions a rule may call on its namespace: each engine's namespace provides all of them
 # (the scalar engine's float namespace, numpy, this one).
-FUNCTIONS = ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "abs", "sign",
-             "floor", "where", "maximum", "minimum", "pow")
+FUNCTIONS = ("exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt", "sin", "cos", "tan",
+             "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+             "erf", "erfc", "abs", "sign", "floor", "ceil", "round", "trunc", "copysign", "fmod",
+             "isnan", "where", "maximum", "minimum", "pow")
 
 # precedence for to_text: higher binds tighter
 _PREC = {"|": 1, "&": 2, "cmp": 3, "+": 4, "-": 4, "*": 5, "/": 5, "neg": 6, "**": 7}
@@ -152,7 +154,7 @@ def to_text(e, prec: int = 0) -> str:
 # ---- printing for OpenCL C ------------------------------------------------------------------
 
 _C_FUNCS = {"abs": "fabs", "pow": "mg_pow", "sign": "mg_sign", "maximum": "mg_maximum",
-            "minimum": "mg_minimum"}
+            "minimum": "mg_minimum", "round": "rint", "isnan": "isnan"}
 
 
 def _c_const(v) -> str:

@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import _cpu  # noqa: E402 - the compiled module is required: no silent fallback
 from . import reference as _ref  # noqa: E402
+from .numpy_xp import namespace as xp  # noqa: E402
 from .reference import *  # noqa: E402,F401,F403 - the protocol, overridden below where it pays
 
 
@@ -103,7 +104,7 @@ def elementwise(rule, *xs):
         y = f(*xs)
         if y is not NotImplemented:
             return y
-    y = rule.forward(np, *xs)
+    y = rule.forward(xp, *xs)
     x = xs[0]
     if getattr(x, "dtype", None) is not y.dtype:  # rare: a rule's constants widened float32
         return _ref._keep_dtype(y, xs)
@@ -116,7 +117,7 @@ def elementwise_vjp(rule, i, g, xs, y):
         r = f(i, g, xs, y)
         if r is not NotImplemented:
             return r
-    return _ref.times(g, rule.local[i](np, *xs, y))
+    return _ref.times(g, rule.local[i](xp, *xs, y))
 
 
 elementwise.__doc__ = _ref.elementwise.__doc__

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .numpy_xp import namespace as xp
+
 name = "reference"
 
 # Fused kernels by rule name: a backend that has a faster kernel for a rule's forward
@@ -67,7 +69,7 @@ def _one_dtype(xs):
 def elementwise(rule, *xs):
     """``rule.forward(numpy, *xs)``: operands broadcast; Python numbers are constants. The result
     keeps the operands' dtype (a rule's float constants do not widen float32)."""
-    return _keep_dtype(rule.forward(np, *xs), xs)
+    return _keep_dtype(rule.forward(xp, *xs), xs)
 
 
 def _keep_dtype(y, xs):
@@ -91,7 +93,7 @@ def times(g, local):
 def elementwise_vjp(rule, i, g, xs, y):
     """d loss / d xs[i] = g * rule.local[i](numpy, *xs, y), in the broadcast (output) shape;
     backprop sums it back to the input's shape."""
-    return times(g, rule.local[i](np, *xs, y))
+    return times(g, rule.local[i](xp, *xs, y))
 
 
 def gt(a, b):

@@ -110,3 +110,83 @@ def pow(a: float, b: float) -> float:  # noqa: A001 - the array API's name
         return math.pow(a, b)
     except OverflowError:
         raise OverflowError(f"pow({a!r}, {b!r}) overflows a float") from None
+
+
+def exp2(x: float) -> float:
+    try:
+        return math.pow(2.0, x)
+    except OverflowError:
+        raise OverflowError(f"exp2({x!r}) overflows a float (x must be < 1024)") from None
+
+
+def log2(x: float) -> float:
+    if not x > 0.0:
+        raise ValueError(f"log2 is undefined for x = {x!r} (x must be > 0)")
+    return math.log2(x)
+
+
+def log10(x: float) -> float:
+    if not x > 0.0:
+        raise ValueError(f"log10 is undefined for x = {x!r} (x must be > 0)")
+    return math.log10(x)
+
+
+def _domain(name, f, ok, what):
+    def g(x: float) -> float:
+        if not ok(x):
+            raise ValueError(f"{name} is undefined for x = {x!r} ({what})")
+        return f(x)
+    g.__name__ = name
+    return g
+
+
+asin = _domain("asin", math.asin, lambda x: -1.0 <= x <= 1.0, "x must be in [-1, 1]")
+acos = _domain("acos", math.acos, lambda x: -1.0 <= x <= 1.0, "x must be in [-1, 1]")
+acosh = _domain("acosh", math.acosh, lambda x: x >= 1.0, "x must be >= 1")
+atanh = _domain("atanh", math.atanh, lambda x: -1.0 < x < 1.0, "x must be in (-1, 1)")
+atan, asinh, erf, erfc = math.atan, math.asinh, math.erf, math.erfc
+
+
+def sinh(x: float) -> float:
+    try:
+        return math.sinh(x)
+    except OverflowError:
+        raise OverflowError(f"sinh({x!r}) overflows a float") from None
+
+
+def cosh(x: float) -> float:
+    try:
+        return math.cosh(x)
+    except OverflowError:
+        raise OverflowError(f"cosh({x!r}) overflows a float") from None
+
+
+def atan2(a: float, b: float) -> float:
+    return math.atan2(a, b)
+
+
+def ceil(x: float) -> float:
+    return float(math.ceil(x))
+
+
+def round(x: float) -> float:  # noqa: A001 - the array API's name
+    """To the nearest integer, halves to even (as numpy and PyTorch)."""
+    return float(builtins.round(x))
+
+
+def trunc(x: float) -> float:
+    return float(math.trunc(x))
+
+
+def copysign(a: float, b: float) -> float:
+    return math.copysign(a, b)
+
+
+def fmod(a: float, b: float) -> float:
+    if b == 0.0:
+        raise ZeroDivisionError(f"fmod({a!r}, 0): the remainder of a division by zero")
+    return math.fmod(a, b)
+
+
+def isnan(x: float) -> bool:
+    return x != x

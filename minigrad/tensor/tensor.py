@@ -342,6 +342,150 @@ class Tensor(TensorBase):
         """Elementwise min (broadcasting)."""
         return apply_rule(rules.MINIMUM, self, other)
 
+
+    # ---- more of PyTorch's elementwise math (each a rule of the rule book) -------------------
+
+    def sign(self) -> Tensor:
+        """sign x: -1, 0 or 1 (gradient 0), elementwise"""
+        return self._rule("sign")
+
+    def floor(self) -> Tensor:
+        """floor x (gradient 0), elementwise"""
+        return self._rule("floor")
+
+    def ceil(self) -> Tensor:
+        """ceil x (gradient 0), elementwise"""
+        return self._rule("ceil")
+
+    def round(self) -> Tensor:
+        """x rounded to the nearest integer, halves to even (gradient 0), elementwise"""
+        return self._rule("round")
+
+    def trunc(self) -> Tensor:
+        """x rounded toward 0 (gradient 0), elementwise"""
+        return self._rule("trunc")
+
+    def frac(self) -> Tensor:
+        """x - trunc x, elementwise"""
+        return self._rule("frac")
+
+    def square(self) -> Tensor:
+        """x^2, elementwise"""
+        return self._rule("square")
+
+    def rsqrt(self) -> Tensor:
+        """1/sqrt x, elementwise"""
+        return self._rule("rsqrt")
+
+    def log2(self) -> Tensor:
+        """log base 2, elementwise"""
+        return self._rule("log2")
+
+    def log10(self) -> Tensor:
+        """log base 10, elementwise"""
+        return self._rule("log10")
+
+    def exp2(self) -> Tensor:
+        """2^x, elementwise"""
+        return self._rule("exp2")
+
+    def tan(self) -> Tensor:
+        """tan x, elementwise"""
+        return self._rule("tan")
+
+    def asin(self) -> Tensor:
+        """arcsine, elementwise"""
+        return self._rule("asin")
+
+    def acos(self) -> Tensor:
+        """arccosine, elementwise"""
+        return self._rule("acos")
+
+    def atan(self) -> Tensor:
+        """arctangent, elementwise"""
+        return self._rule("atan")
+
+    def sinh(self) -> Tensor:
+        """sinh x, elementwise"""
+        return self._rule("sinh")
+
+    def cosh(self) -> Tensor:
+        """cosh x, elementwise"""
+        return self._rule("cosh")
+
+    def asinh(self) -> Tensor:
+        """inverse sinh, elementwise"""
+        return self._rule("asinh")
+
+    def acosh(self) -> Tensor:
+        """inverse cosh (x >= 1), elementwise"""
+        return self._rule("acosh")
+
+    def atanh(self) -> Tensor:
+        """inverse tanh (|x| < 1), elementwise"""
+        return self._rule("atanh")
+
+    def erf(self) -> Tensor:
+        """the error function, elementwise"""
+        return self._rule("erf")
+
+    def erfc(self) -> Tensor:
+        """1 - erf x, elementwise"""
+        return self._rule("erfc")
+
+    def silu(self) -> Tensor:
+        """x sigmoid(x) (swish), elementwise"""
+        return self._rule("silu")
+
+    def softsign(self) -> Tensor:
+        """x / (1 + |x|), elementwise"""
+        return self._rule("softsign")
+
+    def logsigmoid(self) -> Tensor:
+        """ln sigmoid(x), stable, elementwise"""
+        return self._rule("logsigmoid")
+
+    def hardsigmoid(self) -> Tensor:
+        """min(max(x/6 + 1/2, 0), 1), elementwise"""
+        return self._rule("hardsigmoid")
+
+    def hardswish(self) -> Tensor:
+        """x hardsigmoid(x), elementwise"""
+        return self._rule("hardswish")
+
+    def atan2(self, other) -> Tensor:
+        """atan(self / other) in the right quadrant, elementwise (broadcasting)"""
+        return apply_rule("atan2", self, other)
+
+    def logaddexp(self, other) -> Tensor:
+        """ln(e^self + e^other), stable, elementwise (broadcasting)"""
+        return apply_rule("logaddexp", self, other)
+
+    def copysign(self, other) -> Tensor:
+        """|self| with the sign of other, elementwise (broadcasting)"""
+        return apply_rule("copysign", self, other)
+
+    def fmod(self, other) -> Tensor:
+        """self - trunc(self / other) other (C's fmod: the sign of self), broadcasting"""
+        return apply_rule("fmod", self, other)
+
+    def remainder(self, other) -> Tensor:
+        """self - floor(self / other) other (Python's %: the sign of other), broadcasting"""
+        return apply_rule("remainder", self, other)
+
+    def __floordiv__(self, other):  # self // other: floor of the true quotient
+        if self.dtype.kind == "f" or isinstance(other, float) or (
+                isinstance(other, Tensor) and other.dtype.kind == "f"):
+            return (self / other).floor()
+        o = other.numpy() if isinstance(other, Tensor) else np.asarray(other)
+        return Tensor(np.floor_divide(self.numpy(), o), device=self.device)  # integers: exact
+
+    def __mod__(self, other):  # self % other, Python's sign convention
+        return apply_rule("remainder", self, other)
+
+    def __rmod__(self, other):
+        return apply_rule("remainder", other, self)
+
     def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
         """Limit values to [min, max]; the gradient is 0 where a value was clipped."""
         if min is None and max is None:

@@ -14,8 +14,7 @@ import minigrad.functional as F
 from minigrad import nn, optim
 from minigrad.backends import get as backend
 
-
-# ---- 1. the caller's label and index arrays may change after the forward ---------------------------
+# ---- 1. the caller's label and index arrays may change after the forward -------------------------
 
 def test_labels_changed_after_forward_do_not_change_the_gradient(rng):
     x = minigrad.tensor(rng.standard_normal((4, 3)), requires_grad=True)
@@ -43,7 +42,7 @@ def test_index_array_changed_after_forward_does_not_move_the_gradient():
     assert x.grad.tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
 
 
-# ---- 2. optimizers check every gradient before any kernel runs ---------------------------------------
+# ---- 2. optimizers check every gradient before any kernel runs -----------------------------------
 
 @pytest.mark.parametrize("opt_cls", [optim.SGD, optim.Adam, optim.AdaGrad, optim.RMSprop])
 @pytest.mark.parametrize("bad", ["small", "large", "reshaped", "dtype"])
@@ -74,7 +73,7 @@ def test_optimizer_hyper_parameters_are_checked_as_torch_does(opt_cls, kw):
         opt_cls(nn.Linear(2, 2).parameters(), **kw)
 
 
-# ---- 8. an in-place change between forward and backward is an error ---------------------------------
+# ---- 8. an in-place change between forward and backward is an error ------------------------------
 
 def test_optimizer_step_between_forward_and_backward_raises():
     m = nn.Linear(3, 2)
@@ -95,7 +94,7 @@ def test_optimizer_step_between_forward_and_backward_raises():
         y.backward()
 
 
-# ---- 3. pooling indices and window sizes are 64-bit -------------------------------------------------
+# ---- 3. pooling indices and window sizes are 64-bit ----------------------------------------------
 
 @pytest.mark.parametrize("device", ["cpu", "reference",
                                     pytest.param("opencl", marks=pytest.mark.opencl)])
@@ -115,7 +114,7 @@ def test_avg_pool_of_a_large_window_is_the_mean():
     assert x.grad.numpy().sum() == pytest.approx(1.0)
 
 
-# ---- 6. softmax sums in a wide accumulator ---------------------------------------------------------
+# ---- 6. softmax sums in a wide accumulator -------------------------------------------------------
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("opencl", marks=pytest.mark.opencl)])
 def test_float32_softmax_over_many_classes_sums_to_one(device):
@@ -127,7 +126,7 @@ def test_float32_softmax_over_many_classes_sums_to_one(device):
     assert lp[0, 0] == pytest.approx(-np.log(n), rel=1e-5)
 
 
-# ---- 5. OpenCL agrees with the CPU at the edges ---------------------------------------------------------
+# ---- 5. OpenCL agrees with the CPU at the edges --------------------------------------------------
 
 @pytest.mark.opencl
 def test_opencl_edges_match_the_cpu():
@@ -145,7 +144,7 @@ def test_opencl_edges_match_the_cpu():
         assert z.shape == () and (z * 2).shape == () and z.sum().shape == ()
 
 
-# ---- 4. the OpenCL engine is safe to use from several threads ----------------------------------------
+# ---- 4. the OpenCL engine is safe to use from several threads ------------------------------------
 
 @pytest.mark.opencl
 def test_two_threads_training_on_opencl_get_the_single_thread_results():
@@ -180,7 +179,7 @@ def test_two_threads_training_on_opencl_get_the_single_thread_results():
         np.testing.assert_allclose(got[seed], expected[seed], rtol=1e-6, atol=1e-7)
 
 
-# ---- 7. integer inputs of float ops are computed as float, as torch does -----------------------------
+# ---- 7. integer inputs of float ops are computed as float, as torch does -------------------------
 
 def test_sigmoid_and_exp_of_unsigned_integers_do_not_wrap():
     u = minigrad.tensor(np.array([0, 3, 255], np.uint8))
@@ -192,7 +191,7 @@ def test_sigmoid_and_exp_of_unsigned_integers_do_not_wrap():
     assert (i + i).dtype == np.int64 and i.relu().dtype == np.int64
 
 
-# ---- 10. dims out of range are errors, not wrapped modulo ndim ---------------------------------------
+# ---- 10. dims out of range are errors, not wrapped modulo ndim -----------------------------------
 
 def test_flatten_and_permute_refuse_dims_out_of_range():
     x = minigrad.zeros(2, 3, 4)
@@ -207,7 +206,7 @@ def test_flatten_and_permute_refuse_dims_out_of_range():
     assert x.flatten(-2, -1).shape == (2, 12) and x.permute(-1, 0, 1).shape == (4, 2, 3)
 
 
-# ---- 14. clear errors instead of internal ones -------------------------------------------------------
+# ---- 14. clear errors instead of internal ones ---------------------------------------------------
 
 def test_errors_name_the_problem():
     h = minigrad.zeros(2, 3, dtype="float16")
