@@ -2,7 +2,11 @@
 
 The file is an ordinary ``.npz`` (a zip of ``.npy`` members, readable by ``np.load``) with one
 extra entry, ``__minigrad_format__`` = 1, that marks it as ours. No pickle is written or read.
-Saving is atomic: the previous file at ``path`` survives any failure during the save.
+Saving is atomic: the previous file at ``path`` survives any failure during the save. The data
+goes to a temporary file next to ``path`` named ``.<name>.minigrad.<host>.<pid>.<random>.tmp``,
+renamed over ``path`` once complete; if the writer is killed, the next ``save`` or ``load`` in
+that folder removes it (only files of that naming whose process is gone, or that are older than
+an hour). A file that is not a readable checkpoint raises ``CheckpointError`` (a ValueError).
 
 >>> import tempfile, os
 >>> p = os.path.join(tempfile.mkdtemp(), "model.ckpt")
@@ -14,7 +18,12 @@ Saving is atomic: the previous file at ``path`` survives any failure during the 
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import socket
+import struct
+import time
 import uuid
 import zipfile
 import zlib
@@ -23,13 +32,25 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["save", "load", "FORMAT_KEY", "FORMAT_VERSION"]
+__all__ = ["save", "load", "CheckpointError", "FORMAT_KEY", "FORMAT_VERSION"]
 
 FORMAT_KEY = "__minigrad_format__"
 FORMAT_VERSION = 1
 
 # bool, signed/unsigned int, float, complex: what a state dict may hold without pickle.
 _NUMERIC_KINDS = "biufc"
+
+
+class CheckpointError(ValueError):
+    """``load``: the file is not a readable minigrad checkpoint (foreign, truncated, corrupt).
+
+    The message names the file and what is wrong; ``path`` holds the file's path. A subclass of
+    ValueError, which ``load`` raised for these before.
+    """
+
+    def __init__(self, message: str, path=None):
+        super().__init__(message)
+        self.path = path
 
 
 def _to_array(key: str, value) -> np.ndarray:
@@ -79,9 +100,10 @@ def save(state_dict, path) -> None:
     directory = path.parent
     if not directory.is_dir():
         raise FileNotFoundError(f"save: directory {directory} does not exist (saving to {path})")
+    _remove_stale_temps(directory)
     # The temp file sits next to the target so os.replace is a same-filesystem rename, which
     # is atomic: readers see either the old checkpoint or the complete new one, never a mix.
-    tmp = directory / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    tmp = _temp_path(path)
     # os.open with mode 0o666 lets the umask decide permissions, as for a normally created file
     # (tempfile.mkstemp would leave the checkpoint readable by its owner only).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -125,11 +147,104 @@ def _fsync_dir(directory: Path) -> None:
         os.close(dfd)
 
 
+# ---- temporary files of interrupted saves --------------------------------------------------------
+
+# ".<name>.minigrad.<host>.<pid>.<12 hex>.tmp": the host and pid say who writes it. A pid means
+# something only where it was issued, so <host> is the host name plus, on Linux, the pid
+# namespace: a folder may be shared by several machines, or by containers of one machine.
+_TEMP_RE = re.compile(r"\.minigrad\.([A-Za-z0-9-]{1,40})\.([0-9]{1,10})\.[0-9a-f]{12}\.tmp\Z")
+# A temp file not written for this long is stale even if its pid is alive (pids are reused,
+# e.g. pid 1 in every container) or cannot be checked (another host). A live save writes
+# continuously and renames right after its fsync, so it never looks this old.
+_STALE_AFTER_S = 3600
+
+
+def _host_tag() -> str:
+    tag = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:28] or "localhost"
+    try:
+        namespace = re.search(r"[0-9]+", os.readlink("/proc/self/ns/pid"))  # "pid:[4026531836]"
+    except OSError:
+        namespace = None
+    return f"{tag}-{namespace.group()[:11]}" if namespace else tag
+
+
+def _temp_path(path: Path, pid: int | None = None, host: str | None = None) -> Path:
+    """The temporary file ``save`` writes before renaming it to ``path``."""
+    stem = path.name
+    while len(os.fsencode(stem)) > 120:  # the whole name must stay under 255 bytes
+        stem = stem[:-1]
+    pid = os.getpid() if pid is None else pid
+    return path.parent / (f".{stem}.minigrad.{host or _host_tag()}.{pid}."
+                          f"{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _parse_temp_name(name: str):
+    """``(host, pid)`` if ``name`` is a temp file name of ``save``, else None."""
+    m = _TEMP_RE.search(name)
+    if not name.startswith(".") or m is None or m.start() < 1:
+        return None
+    return m.group(1), int(m.group(2))
+
+
+def _writer_alive(host: str, pid: int):
+    """True / False if process ``pid`` of ``host`` runs / is gone; None if we cannot tell."""
+    if host != _host_tag() or os.name != "posix":
+        return None  # (on Windows, os.kill(pid, 0) would terminate the process)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user's process
+    except (OSError, OverflowError):
+        return None
+    return True
+
+
+def _remove_stale_temps(directory: Path) -> None:
+    """Delete the temp files of saves in ``directory`` that were interrupted (see _TEMP_RE).
+
+    Only regular files named by ``_temp_path``, and only if their writer is gone or they have
+    not been written for ``_STALE_AFTER_S``. Never raises: this is housekeeping.
+    """
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        owner = _parse_temp_name(entry.name)
+        if owner is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            if _writer_alive(*owner) is False or age > _STALE_AFTER_S:
+                os.unlink(entry.path)
+        except OSError:
+            continue
+
+
+# ---- load ---------------------------------------------------------------------------------------
+
+# What zipfile, zlib and numpy's header parser raise on damaged input (NotImplementedError: an
+# unsupported zip feature; RuntimeError: encryption; struct.error: short zip records).
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
+           KeyError, IndexError, struct.error, NotImplementedError, RuntimeError, OverflowError)
+# Deflate expands at most ~1032x; a member declaring more is lying about its size.
+_MAX_DEFLATE_RATIO = 1040
+_CHUNK = 1 << 24
+_NPY_MAGIC = b"\x93NUMPY"
+
+
 def load(path) -> dict:
     """Read a checkpoint written by ``save``: a dict of str -> numpy array, in saved order.
 
-    Raises FileNotFoundError if ``path`` is missing, and ValueError naming the path if it is
-    not a minigrad checkpoint (foreign .npz, other file) or is truncated or corrupt.
+    Raises FileNotFoundError if ``path`` is missing, and CheckpointError (a ValueError) naming
+    the path and the problem if it is not a minigrad checkpoint (foreign .npz, other file, a
+    directory) or is truncated or corrupt. Every size a member declares is checked against the
+    data present before anything is allocated, and pickles are never loaded.
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "c.npz")
@@ -138,36 +253,131 @@ def load(path) -> dict:
     {'x': array([0, 1, 2])}
     """
     path = Path(path)
-    if not path.is_file():
+    _remove_stale_temps(path.parent)
+    if not path.exists():
         raise FileNotFoundError(f"load: checkpoint not found: {path}")
-    with open(path, "rb") as f:
-        head = f.read(4)
+    if path.is_dir():
+        raise CheckpointError(f"load: {path} is a directory, not a checkpoint file (pass the "
+                              f"path of the file that save() wrote)", path)
+    if not path.is_file():
+        raise CheckpointError(f"load: {path} is not a regular file (a device, pipe or "
+                              f"socket?), so not a checkpoint", path)
+    with open(path, "rb") as f:  # a PermissionError is not corruption: it propagates
+        try:
+            return _read_checkpoint(f, path)
+        except CheckpointError:
+            raise
+        except _Foreign as e:
+            raise CheckpointError(f"load: {path} is not a minigrad checkpoint: {e}",
+                                  path) from None
+        except _DAMAGE as e:
+            raise CheckpointError(f"load: {path} is truncated or corrupt: "
+                                  f"{type(e).__name__}: {e}", path) from e
+
+
+def _read_checkpoint(f, path: Path) -> dict:
+    head = f.read(4)
     if len(head) < 4:
-        raise ValueError(f"load: {path} is truncated or corrupt ({len(head)} bytes)")
+        raise CheckpointError(f"load: {path} is truncated or corrupt ({len(head)} bytes)", path)
     if head not in (b"PK\x03\x04", b"PK\x05\x06"):
-        raise ValueError(f"load: {path} is not a minigrad checkpoint (not an .npz/zip file; "
-                         f"starts with {head!r})")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = list(npz.files)
-            if FORMAT_KEY not in names:
-                raise _Foreign(names)
-            version = int(npz[FORMAT_KEY])
-            if version != FORMAT_VERSION:
-                raise _Foreign(names, version)
-            return {k: npz[k] for k in names if k != FORMAT_KEY}
-    except _Foreign as e:
-        raise ValueError(f"load: {path} is not a minigrad checkpoint: {e}") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
-        # ValueError also covers a member holding pickled objects, which we never write.
-        raise ValueError(f"load: {path} is truncated or corrupt: {type(e).__name__}: {e}") from e
+        raise _Foreign(f"not an .npz/zip file; starts with {head!r}")
+    size = os.fstat(f.fileno()).st_size
+    f.seek(0)
+    with zipfile.ZipFile(f) as zf:
+        members = {}  # key -> ZipInfo, in the order saved
+        for info in zf.infolist():
+            name = info.filename
+            key = name[:-4] if name.endswith(".npy") else name
+            if key in members:
+                raise _corrupt(path, f"member {name!r} appears twice")
+            members[key] = info
+        if FORMAT_KEY not in members:
+            names = list(members)
+            raise _Foreign(f"no {FORMAT_KEY!r} entry (an .npz written by something else? it "
+                           f"holds {names[:5]}{' ...' if len(names) > 5 else ''})")
+        marker = _read_member(zf, members[FORMAT_KEY], size, path)
+        if marker.shape != () or marker.dtype.kind not in "iu":
+            raise _corrupt(path, f"its {FORMAT_KEY!r} entry is {marker.dtype} of shape "
+                                 f"{marker.shape}, not the integer format version")
+        version = int(marker)
+        if version != FORMAT_VERSION:
+            raise _Foreign(f"format version {version}, this minigrad reads version "
+                           f"{FORMAT_VERSION}")
+        return {k: _read_member(zf, info, size, path)
+                for k, info in members.items() if k != FORMAT_KEY}
+
+
+def _corrupt(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"load: {path} is truncated or corrupt: {what}", path)
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, size: int, path: Path):
+    """One ``.npy`` member as an array, every size checked before anything is allocated."""
+    name = info.filename
+
+    def unreadable(what: str) -> CheckpointError:
+        return CheckpointError(f"load: {path} holds a member minigrad does not read: "
+                               f"{name!r} {what}", path)
+
+    if info.flag_bits & 0x61:  # 0x1 encrypted, 0x20 patched data, 0x40 strong encryption
+        raise unreadable(f"is encrypted or patched (zip flags 0x{info.flag_bits:04x}); "
+                         f"save() writes plain members")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise unreadable(f"uses zip compression method {info.compress_type}; only stored (0) "
+                         f"and deflate (8) members are read, as np.savez and "
+                         f"np.savez_compressed write them; re-create the file with save()")
+    if info.header_offset + info.compress_size > size:
+        raise _corrupt(path, f"member {name!r} ends past the end of the file ({size} bytes)")
+    if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+        raise _corrupt(path, f"member {name!r} is stored uncompressed but its zip sizes differ "
+                             f"({info.file_size} != {info.compress_size})")
+    if info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 1024:
+        raise _corrupt(path, f"member {name!r} declares {info.file_size} bytes from "
+                             f"{info.compress_size} compressed, more than deflate can hold")
+    with zf.open(info) as m:
+        magic = m.read(len(_NPY_MAGIC) + 2)
+        if magic[:len(_NPY_MAGIC)] != _NPY_MAGIC or len(magic) < len(_NPY_MAGIC) + 2:
+            raise _corrupt(path, f"member {name!r} is not a .npy array (it starts with "
+                                 f"{magic[:8]!r})")
+        version = (magic[-2], magic[-1])
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(m)
+        elif version in ((2, 0), (3, 0)):  # 3.0 differs in allowing utf-8 field names only
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(m)
+        else:
+            raise unreadable(f"is a .npy file of format version {version[0]}.{version[1]}, "
+                             f"which minigrad does not read")
+        if dtype.kind not in _NUMERIC_KINDS:
+            pickled = ", i.e. pickled Python objects, which are never unpickled" \
+                if dtype.hasobject else ""
+            raise unreadable(f"has dtype {dtype}{pickled}: checkpoints hold only numeric "
+                             f"arrays (bool, int, float, complex)")
+        if any(n < 0 for n in shape):
+            raise _corrupt(path, f"member {name!r} declares shape {shape}, with a negative "
+                                 f"size")
+        expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+        available = info.file_size - m.tell()
+        if expected > available:
+            raise _corrupt(path, f"member {name!r} declares shape {shape} of {dtype} = "
+                                 f"{expected} bytes, but only {available} bytes of data follow "
+                                 f"its header")
+        if expected < available:
+            raise _corrupt(path, f"member {name!r} has {available - expected} unexpected bytes "
+                                 f"after its array of shape {shape} {dtype}")
+        flat = np.empty(math.prod(shape), dtype=dtype)
+        buf = memoryview(flat.view(np.uint8))
+        pos = 0
+        while pos < expected:
+            n = m.readinto(buf[pos:pos + _CHUNK])
+            if not n:
+                raise _corrupt(path, f"member {name!r} ends after {pos} of its {expected} "
+                                     f"bytes of data")
+            pos += n
+        m.read(1)  # reaches the member's end, where zipfile checks the CRC
+    if fortran:
+        return flat.reshape(shape[::-1]).transpose()
+    return flat.reshape(shape)
 
 
 class _Foreign(Exception):
-    def __init__(self, names, version=None):
-        if version is None:
-            msg = (f"no {FORMAT_KEY!r} entry (an .npz written by something else? it holds "
-                   f"{names[:5]}{' ...' if len(names) > 5 else ''})")
-        else:
-            msg = f"format version {version}, this minigrad reads version {FORMAT_VERSION}"
-        super().__init__(msg)
+    """Internal: the file is a zip but not a minigrad checkpoint (the message says why)."""

@@ -22,6 +22,8 @@ array([[0, 1, 2],
 from __future__ import annotations
 
 import gzip
+import math
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -43,6 +45,9 @@ _IDX_DTYPES = {
 }
 _IDX_CODES = {dt.newbyteorder("="): code for code, dt in _IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+# Deflate's maximum expansion is 1032:1 (a 258-byte match per 2 bits); a little headroom.
+_MAX_DEFLATE_RATIO = 1040
+_CHUNK = 1 << 20
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -54,7 +59,10 @@ def read_idx(path) -> np.ndarray:
     """Read an IDX file (optionally gzipped) into a native-endian numpy array.
 
     Raises FileNotFoundError for a missing file and ValueError (naming the file) for a bad
-    magic number, unknown dtype code, truncated data or trailing bytes.
+    magic number, unknown dtype code, truncated data or trailing bytes. The header is checked
+    first, streaming only its bytes, and the declared size against the size of the file (for a
+    gzip, against the most that its compressed bytes can hold), so a bad or lying file fails
+    before its body is read or decompressed; memory grows only with the data actually read.
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "x.gz")
@@ -65,40 +73,90 @@ def read_idx(path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
-    raw = path.read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
+    with open(path, "rb") as raw:
+        size = os.fstat(raw.fileno()).st_size
+        gz = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        f = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
         try:
-            raw = gzip.decompress(raw)
+            return _read_idx(f, path, size, gz)
         except (EOFError, OSError, zlib.error) as e:
+            if not gz:
+                raise
             raise ValueError(f"{path}: gzip data is truncated or corrupt ({e})") from e
+        finally:
+            if gz:
+                f.close()
 
-    if len(raw) < 4:
-        raise ValueError(f"{path}: truncated IDX file: {len(raw)} bytes, the header alone "
+
+def _read_exactly(f, n: int) -> bytes:
+    """Up to ``n`` bytes of ``f``: fewer only at the end of the data."""
+    parts, got = [], 0
+    while got < n:
+        part = f.read(n - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _read_idx(f, path: Path, size: int, gz: bool) -> np.ndarray:
+    head = _read_exactly(f, 4)
+    if len(head) < 4:
+        raise ValueError(f"{path}: truncated IDX file: {len(head)} bytes, the header alone "
                          f"needs 4")
-    zero, code, ndim = struct.unpack(">HBB", raw[:4])
+    zero, code, ndim = struct.unpack(">HBB", head)
     if zero != 0 or code not in _IDX_DTYPES:
-        raise ValueError(f"{path}: not an IDX file: bad magic number 0x{raw[:4].hex()} "
+        raise ValueError(f"{path}: not an IDX file: bad magic number 0x{head.hex()} "
                          f"(expected 0x0000 then a dtype code in "
                          f"{', '.join(hex(c) for c in _IDX_DTYPES)} then the number of dims)")
     if ndim == 0:
-        raise ValueError(f"{path}: IDX header says 0 dimensions (magic 0x{raw[:4].hex()})")
+        raise ValueError(f"{path}: IDX header says 0 dimensions (magic 0x{head.hex()})")
     header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
+    dims = _read_exactly(f, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(f"{path}: truncated IDX header: {ndim} dims need {header_len} bytes, "
-                         f"file has {len(raw)}")
-    shape = struct.unpack(f">{ndim}I", raw[4:header_len])
+                         f"file has {4 + len(dims)}")
+    shape = struct.unpack(f">{ndim}I", dims)
     dtype = _IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    got = len(raw) - header_len
-    if got < expected:
-        raise ValueError(f"{path}: truncated IDX data: header says shape {shape} of {dtype.name} "
-                         f"= {expected} bytes, but only {got} bytes follow the header")
-    if got > expected:
-        raise ValueError(f"{path}: corrupt IDX file: {got - expected} unexpected trailing bytes "
-                         f"after the {expected} bytes of shape {shape}")
-    arr = np.frombuffer(raw, dtype=dtype, count=expected // dtype.itemsize, offset=header_len)
-    # astype copies: the result is writeable, native-endian, and does not pin `raw`.
-    return arr.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
+    # Python ints: (2**32 - 1) ** 255 items must neither overflow nor wrap in the message.
+    expected = math.prod(shape) * dtype.itemsize
+
+    def truncated(got) -> ValueError:
+        return ValueError(f"{path}: truncated IDX data: header says shape {shape} of "
+                          f"{dtype.name} = {expected} bytes, but only {got} bytes follow the "
+                          f"header")
+
+    if not gz:
+        got = size - header_len
+        if got < expected:
+            raise truncated(got)
+        if got > expected:
+            raise ValueError(f"{path}: corrupt IDX file: {got - expected} unexpected trailing "
+                             f"bytes after the {expected} bytes of shape {shape}")
+    elif expected > _MAX_DEFLATE_RATIO * size:
+        # Deflate expands at most ~1032x: these compressed bytes cannot hold the declared data.
+        raise truncated(f"at most {_MAX_DEFLATE_RATIO * size} (the gzip is {size} bytes)")
+
+    # Read in chunks into a growing buffer: a header that overstates the data costs no memory.
+    body = bytearray()
+    while len(body) < expected:
+        part = f.read(min(_CHUNK, expected - len(body)))
+        if not part:
+            raise truncated(len(body))
+        body += part
+    if f.read(1):  # a gzip's trailing data, or a file that grew while we read it
+        raise ValueError(f"{path}: corrupt IDX file: unexpected trailing bytes after the "
+                         f"{expected} bytes of shape {shape}")
+    try:
+        arr = np.frombuffer(body, dtype=np.uint8).view(dtype).reshape(shape)
+    except ValueError as e:
+        raise ValueError(f"{path}: IDX shape {shape} cannot be a numpy array ({e})") from e
+    native = dtype.newbyteorder("=")
+    if arr.dtype != native:  # big-endian data on a little-endian machine: swap in place
+        arr = arr.byteswap(inplace=True).view(native)
+    return arr
 
 
 def write_idx(path, array) -> None:

@@ -1,6 +1,7 @@
 """minigrad.data: digits, IDX/MNIST files, the lecture's toy problems, and DataLoader."""
 
 import gzip
+import struct
 
 import numpy as np
 import pytest
@@ -302,6 +303,107 @@ def test_gz_files_are_real_gzip(tmp_path):
     with gzip.open(tmp_path / "train-labels-idx1-ubyte.gz") as f:
         assert f.read(4) == b"\x00\x00\x08\x01"
     np.testing.assert_array_equal(load_mnist(tmp_path).y, labels)
+
+
+def _gzip_of(path, head, zeros=0, chunk=2**20):
+    """Gzip ``head`` then ``zeros`` zero bytes into ``path``, streaming (the file stays small)."""
+    with gzip.open(path, "wb", compresslevel=6) as f:
+        f.write(head)
+        while zeros > 0:
+            f.write(bytes(min(chunk, zeros)))
+            zeros -= chunk
+    return path
+
+
+def _peak_bytes(fn):
+    """Peak bytes traced by tracemalloc while ``fn()`` runs (its exception propagates)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        _peak_bytes.last = peak
+    return peak
+
+
+def test_gzip_bad_magic_fails_before_decompressing_the_body(tmp_path):
+    # 128 MB of zeros after a bad magic number: about 130 KB on disk.
+    p = _gzip_of(tmp_path / "train-images-idx3-ubyte.gz", b"\x12\x34\x08\x03", zeros=128 * 2**20)
+    assert p.stat().st_size < 2**20
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.gz.*bad magic"):
+        _peak_bytes(lambda: read_idx(p))
+    assert _peak_bytes.last < 4 * 2**20
+
+
+def test_gzip_declaring_more_than_it_can_hold_fails_before_decompressing(tmp_path):
+    # Header: 1000 x 1000 x 1000 uint8 = 1e9 bytes; the gzip holds 64 MB in about 65 KB,
+    # and deflate cannot expand 65 KB to 1e9 bytes: rejected from the sizes alone.
+    head = bytes.fromhex("00000803") + (1000).to_bytes(4, "big") * 3
+    p = _gzip_of(tmp_path / "x.gz", head, zeros=64 * 2**20)
+    with pytest.raises(ValueError, match=r"x\.gz.*truncated.*\(1000, 1000, 1000\).*1000000000 b"):
+        _peak_bytes(lambda: read_idx(p))
+    assert _peak_bytes.last < 4 * 2**20
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_huge_header_dims_do_not_overflow(tmp_path, gz):
+    dims = (2**32 - 1, 2**32 - 1)
+    head = bytes.fromhex("00000c02") + b"\xff" * 8  # int32, (2^32-1) x (2^32-1)
+    p = tmp_path / ("x.gz" if gz else "x")
+    if gz:
+        _gzip_of(p, head + bytes(16))
+    else:
+        p.write_bytes(head + bytes(16))
+    expected = (2**32 - 1) ** 2 * 4
+    with pytest.raises(ValueError, match=r"truncated IDX data") as e:
+        _peak_bytes(lambda: read_idx(p))
+    assert str(p) in str(e.value) and str(dims) in str(e.value) and str(expected) in str(e.value)
+    assert _peak_bytes.last < 4 * 2**20
+
+
+def test_gzip_truncated_body_and_trailing_bytes(tmp_path):
+    head = bytes.fromhex("0000080100000006")  # uint8, (6,)
+    with pytest.raises(ValueError, match=r"x\.gz.*truncated IDX data.*only 4 bytes"):
+        read_idx(_gzip_of(tmp_path / "x.gz", head + b"abcd"))
+    with pytest.raises(ValueError, match=r"y\.gz.*trailing"):
+        read_idx(_gzip_of(tmp_path / "y.gz", head + b"abcdefgh"))
+    np.testing.assert_array_equal(read_idx(_gzip_of(tmp_path / "z.gz", head + b"abcdef")),
+                                  np.frombuffer(b"abcdef", np.uint8))
+
+
+def test_gzip_multi_member_is_read(tmp_path):
+    # Concatenated gzip members are one stream (what `cat a.gz b.gz` makes).
+    a = np.arange(300, dtype=">i4")
+    raw = bytes.fromhex("00000c01") + (300).to_bytes(4, "big") + a.tobytes()
+    p = tmp_path / "m.gz"
+    p.write_bytes(gzip.compress(raw[:100]) + gzip.compress(raw[100:]))
+    out = read_idx(p)
+    assert out.dtype == np.int32 and out.flags.writeable
+    np.testing.assert_array_equal(out, np.arange(300))
+
+
+@pytest.mark.parametrize("dims", [(1,) * 65, (0, 2**32 - 1, 2**32 - 1, 2**32 - 1)])
+def test_shape_numpy_cannot_hold(tmp_path, dims):
+    p = tmp_path / "x"
+    p.write_bytes(struct.pack(f">HBB{len(dims)}I", 0, 8, len(dims), *dims)
+                  + bytes(int(np.prod(dims))))
+    with pytest.raises(ValueError, match=r"x: IDX shape") as e:
+        read_idx(p)
+    assert str(p) in str(e.value)
+
+
+def test_read_idx_result_is_writeable_and_native(tmp_path):
+    for dtype in (np.uint8, np.int16, np.float64):
+        a = np.arange(6, dtype=dtype).reshape(2, 3)
+        for name in ("a", "a.gz"):
+            write_idx(tmp_path / name, a)
+            b = read_idx(tmp_path / name)
+            assert b.flags.writeable and b.dtype.isnative and b.flags.c_contiguous
+            b[0, 0] = 5
+            np.testing.assert_array_equal(b[1], a[1])
 
 
 # ---- toy problems ------------------------------------------------------------------------------
