@@ -15,11 +15,16 @@ from .tensor import (
     Tensor,
     arange,
     cat,
+    empty,
     enable_grad,
+    eye,
     from_numpy,
     full,
+    full_like,
     get_num_threads,
     is_grad_enabled,
+    linspace,
+    logspace,
     manual_seed,
     matmul,
     maximum,
@@ -28,7 +33,11 @@ from .tensor import (
     ones,
     ones_like,
     rand,
+    rand_like,
+    randint,
     randn,
+    randn_like,
+    randperm,
     set_num_threads,
     stack,
     tensor,
@@ -50,6 +59,8 @@ def __getattr__(name):
         return importlib.import_module(f".{name}", __name__)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".io", __name__), name)
+    if name in ("save_checkpoint", "load_checkpoint"):  # model + optimizer + scheduler + epoch
+        return getattr(importlib.import_module(".checkpoint", __name__), name)
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
 
 
@@ -57,6 +68,8 @@ __all__ = [
     "Scalar", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "randn", "rand", "arange", "manual_seed", "no_grad", "enable_grad",
     "is_grad_enabled", "set_num_threads", "get_num_threads", "cat", "stack", "where", "matmul",
-    "maximum", "minimum", "functional", "rules", "backends",
-    "scalar", "nn", "optim", "data", "testing", "save", "load",
+    "maximum", "minimum", "functional", "rules", "backends", "empty", "eye", "full_like",
+    "linspace", "logspace", "rand_like", "randn_like", "randint", "randperm",
+    "scalar", "nn", "optim", "data", "testing", "save", "load", "save_checkpoint",
+    "load_checkpoint",
 ]

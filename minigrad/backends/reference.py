@@ -201,6 +201,80 @@ def accumulate(dst, src):
     return dst
 
 
+# ---- ops with no gradient, scans, sorting and gathering -----------------------------------------
+
+
+UFUNCS = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
+          "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
+          "invert", "left_shift", "right_shift", "isnan", "isinf", "isfinite", "floor_divide")
+
+
+def ufunc(name: str, *xs):
+    """The numpy ufunc ``name`` (one of ``UFUNCS``: comparisons, logic, bits, isnan, ...): the
+    elementwise ops that have no gradient; operands broadcast, numbers are constants"""
+    if name not in UFUNCS:
+        raise ValueError(f"ufunc: {name!r} is not one of {UFUNCS}")
+    return np.asarray(getattr(np, name)(*xs))
+
+
+def reduce_index(name: str, a, axis, keepdims=False):
+    """``any``, ``all`` (bool) or ``argmax``, ``argmin`` (int64, first wins) over one axis or
+    all (axis None)"""
+    if name in ("any", "all"):
+        return np.asarray(getattr(np, name)(a, axis=axis, keepdims=keepdims))
+    r = getattr(np, name)(a, axis=axis, keepdims=keepdims) if axis is not None else \
+        getattr(np, name)(a).reshape((1,) * a.ndim if keepdims else ())
+    return np.asarray(r, dtype=np.int64)
+
+
+def cumsum(a, axis: int):
+    return np.cumsum(a, axis=axis, dtype=a.dtype)
+
+
+def cumsum_vjp(g, axis: int):
+    """the gradient of cumsum: the reversed cumulative sum of g"""
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis, dtype=g.dtype), axis)
+
+
+def prod(a, axis, keepdims=False):
+    return np.prod(a, axis=axis, keepdims=keepdims, dtype=a.dtype)
+
+
+def prod_vjp(g, a, axis):
+    """d prod / d a_i = the product of the others: y / a_i where a_i != 0; with one zero in a
+    slice only that element gets the product of the others, with two or more every gradient is 0.
+    ``g`` has the reduced axes kept (size 1)."""
+    zeros = a == 0
+    nz = np.where(zeros, 1, a)
+    others = np.prod(nz, axis=axis, keepdims=True, dtype=a.dtype)
+    count = np.sum(zeros, axis=axis, keepdims=True)
+    grad = np.where(count == 0, others / nz, np.where((count == 1) & zeros, others, 0))
+    return (g * grad).astype(a.dtype)
+
+
+def sort(a, axis: int, descending=False):
+    """``(values, indices)`` along ``axis``, stable (equal values keep their order)"""
+    idx = np.argsort(-a if descending else a, axis=axis, kind="stable") \
+        if a.dtype != np.bool_ else np.argsort(~a if descending else a, axis=axis, kind="stable")
+    return np.take_along_axis(a, idx, axis), idx.astype(np.int64)
+
+
+def gather(a, index, axis: int):
+    """``out[..., i, ...] = a[..., index[..., i, ...], ...]`` along ``axis`` (torch.gather;
+    ``index`` has a's number of dims, int64, validated by the caller)"""
+    return np.take_along_axis(a, index, axis)
+
+
+def gather_vjp(g, index, axis: int, shape):
+    """the gradient of gather: g added back at the gathered positions"""
+    out = np.zeros(shape, dtype=g.dtype)
+    idx = [np.arange(s).reshape([-1 if d == k else 1 for d in range(g.ndim)])
+           for k, s in enumerate(index.shape)]
+    idx[axis] = index
+    np.add.at(out, tuple(idx), g)
+    return out
+
+
 # ---- linear algebra ------------------------------------------------------------------------------
 
 

@@ -181,6 +181,42 @@ class Max(Function):
         return be.elementwise(MUL, mask, be.elementwise(DIV, g, count))
 
 
+class Cumsum(Function):
+    """y_i = sum_{j <= i} x_j along a dim;  dL/dx_j = sum_{i >= j} g_i (a reversed cumsum)"""
+
+    def forward(self, x, axis=0):
+        self.axis = axis
+        return self.be.cumsum(x, axis)
+
+    def backward(self, g):
+        return self.be.cumsum_vjp(g, self.axis)
+
+
+class Prod(Function):
+    """y = product over dims;  dy/dx_i = the product of the others (zeros handled)"""
+
+    def forward(self, x, axes=None, keepdim=False):
+        self.x, self.axes = x, axes
+        return self.be.prod(x, axes, keepdim)
+
+    def backward(self, g):
+        be = self.be
+        g = be.reshape(g, _kept_shape(_shape(self.x), self.axes))
+        return be.prod_vjp(g, self.x, self.axes)
+
+
+class Gather(Function):
+    """y = x gathered along a dim by an index (torch.gather; sort, topk, take_along_dim);
+    the gradient is added back at the gathered positions"""
+
+    def forward(self, x, index=None, axis=0):
+        self.shape, self.index, self.axis = _shape(x), index, axis
+        return self.be.gather(x, index, axis)
+
+    def backward(self, g):
+        return self.be.gather_vjp(g, self.index, self.axis, self.shape)
+
+
 # ---- linear algebra -----------------------------------------------------------------------------
 
 

@@ -26,7 +26,9 @@ from .autograd import (
 
 __all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
            "randn", "rand", "arange", "manual_seed", "get_rng", "broadcast_shapes", "cat",
-           "stack", "where", "matmul", "maximum", "minimum", "apply_rule", "no_grad", "enable_grad",
+           "stack", "where", "matmul", "maximum", "minimum", "apply_rule", "full_like", "empty",
+           "eye", "linspace", "logspace", "rand_like", "randn_like", "randint", "randperm",
+           "no_grad", "enable_grad",
            "is_grad_enabled"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -195,6 +197,58 @@ class Tensor(TensorBase):
         if device is not None and backends.get(device) is not t.backend:
             t = Fn.ToDevice.apply(t, be=backends.get(device))
         return t
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory; differentiable (the gradient passes through)."""
+        return Fn.Cast.apply(self, dtype=self.dtype)
+
+    def contiguous(self) -> Tensor:
+        """The tensor itself: minigrad's arrays are always laid out contiguously."""
+        return self
+
+    def type(self, dtype=None):  # noqa: A003 - torch's name
+        """The dtype's name without an argument, else a cast (like torch.Tensor.type)."""
+        if dtype is None:
+            return f"minigrad.{self.dtype}"
+        return self.to(dtype=str(dtype).replace("minigrad.", ""))
+
+    def int(self) -> Tensor:  # noqa: A003
+        return self.to(dtype=np.int32)
+
+    def long(self) -> Tensor:
+        return self.to(dtype=np.int64)
+
+    def bool(self) -> Tensor:  # noqa: A003
+        return self.to(dtype=np.bool_)
+
+    def half(self) -> Tensor:
+        return self.to(dtype=np.float16)
+
+    def add(self, other, alpha=1) -> Tensor:
+        """self + alpha other"""
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, alpha=1) -> Tensor:
+        """self - alpha other"""
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other) -> Tensor:
+        return self * other
+
+    def div(self, other, rounding_mode=None) -> Tensor:
+        """self / other; ``rounding_mode`` "trunc" or "floor" rounds the quotient."""
+        q = self / other
+        if rounding_mode is None:
+            return q
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                             f"{rounding_mode!r}")
+        return q.trunc() if rounding_mode == "trunc" else q.floor()
+
+    true_divide = divide = div
+
+    def pow(self, exponent) -> Tensor:  # noqa: A003
+        return self ** exponent
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -523,12 +577,6 @@ class Tensor(TensorBase):
         """Min over ``dim`` (values only)."""
         return self._minmax("min", dim, keepdim)
 
-    def argmax(self, dim=None, keepdim: bool = False) -> Tensor:
-        """Indices of the maxima (no gradient)."""
-        a = self.numpy()
-        r = np.argmax(a, axis=dim, keepdims=keepdim) if dim is not None else np.argmax(a)
-        return Tensor(np.asarray(r, dtype=np.int64))
-
     def var(self, dim=None, correction: int = 1, keepdim: bool = False) -> Tensor:
         """Variance over ``dim``: sum (x - mean)^2 / (n - correction). A composite: its gradient
         comes through mean, sub, mul and sum.
@@ -553,6 +601,199 @@ class Tensor(TensorBase):
         m = self.detach().max(d, keepdim=True)
         s = (self - m).exp().sum(d, keepdim=keepdim).log()
         return s + (m if keepdim else m.reshape(s.shape))
+
+    def amax(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Max over ``dim``; the gradient is split evenly among ties (torch.amax)."""
+        return self._minmax("max", dim, keepdim)
+
+    def amin(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Min over ``dim``; the gradient is split evenly among ties (torch.amin)."""
+        return self._minmax("min", dim, keepdim)
+
+    def _index_reduce(self, name, dim, keepdim):
+        if dim is None:
+            axis = None
+        else:
+            axis = _norm_axes(dim, self.ndim)[0] if self.ndim else None
+        if name in ("argmax", "argmin") and self.numel() == 0:
+            raise ValueError(f"{name}() of an empty tensor")
+        return Tensor._make(self.backend.reduce_index(name, self.data, axis, keepdim),
+                            self.backend)
+
+    def argmax(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Indices of the maxima (int64, the first on ties; no gradient)."""
+        return self._index_reduce("argmax", dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Indices of the minima (int64, the first on ties; no gradient)."""
+        return self._index_reduce("argmin", dim, keepdim)
+
+    def any(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Whether any element (over ``dim``) is nonzero (a bool tensor)."""
+        return self._index_reduce("any", dim, keepdim)
+
+    def all(self, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A003 - torch's name
+        """Whether every element (over ``dim``) is nonzero (a bool tensor)."""
+        return self._index_reduce("all", dim, keepdim)
+
+    def prod(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Product over ``dim`` (an int, or None for all); the gradient handles zeros."""
+        axes = _norm_axes(dim, self.ndim) if self.ndim else None
+        return Fn.Prod.apply(self, axes=axes, keepdim=keepdim)
+
+    def cumsum(self, dim: int) -> Tensor:
+        """Cumulative sum along ``dim``."""
+        if self.ndim == 0:
+            return self.clone()
+        return Fn.Cumsum.apply(self, axis=_norm_axes(dim, self.ndim)[0])
+
+    def gather(self, dim: int, index) -> Tensor:
+        """``out[i][j] = self[index[i][j]][j]`` for dim 0 (torch.gather); differentiable in
+        self, the gradient added back where an index repeats."""
+        d = _norm_axes(dim, max(self.ndim, 1))[0]
+        idx = np.array(index.numpy() if isinstance(index, Tensor) else index)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"gather: index must be integer, got dtype {idx.dtype}")
+        if idx.ndim != self.ndim or any(i > s for k, (i, s) in enumerate(zip(idx.shape,
+                                                                              self.shape))
+                                         if k != d):
+            raise ValueError(f"gather: index of shape {idx.shape} does not fit a tensor of "
+                             f"shape {self.shape} along dim {dim}")
+        n = self.shape[d]
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"gather: index out of range for dim {dim} of size {n}")
+        idx = np.ascontiguousarray(idx % max(n, 1), dtype=np.int64)
+        return Fn.Gather.apply(self, index=self.backend.asarray(idx), axis=d)
+
+    def take_along_dim(self, indices, dim: int) -> Tensor:
+        """torch.take_along_dim with a dim: :meth:`gather`."""
+        return self.gather(dim, indices)
+
+    def sort(self, dim: int = -1, descending: bool = False):
+        """``(values, indices)`` sorted along ``dim`` (stable); values are differentiable."""
+        d = _norm_axes(dim, max(self.ndim, 1))[0] if self.ndim else 0
+        if self.ndim == 0:
+            return self.clone(), Tensor._make(self.backend.asarray(np.zeros((), np.int64)),
+                                              self.backend)
+        _, idx = self.backend.sort(self.data, d, descending)
+        return Fn.Gather.apply(self, index=idx, axis=d), Tensor._make(idx, self.backend)
+
+    def argsort(self, dim: int = -1, descending: bool = False) -> Tensor:
+        """The indices that sort ``dim`` (stable)."""
+        return self.sort(dim, descending)[1]
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+        """``(values, indices)`` of the k largest (or smallest) along ``dim``."""
+        d = _norm_axes(dim, max(self.ndim, 1))[0]
+        if not 0 <= k <= (self.shape[d] if self.ndim else 1):
+            raise ValueError(f"topk: k = {k} is out of range for dim {dim} of shape "
+                             f"{self.shape}")
+        _, idx = self.sort(d, descending=largest)
+        key = (slice(None),) * d + (slice(0, k),)
+        idx = idx[key]
+        return self.gather(d, idx), idx
+
+    # ---- comparisons, logic and bits (no gradient) ----------------------------------------------
+
+    def _nograd(self, name: str, *others) -> Tensor:
+        be = self.backend
+        args = [self.data]
+        for o in others:
+            if isinstance(o, Tensor):
+                if o.backend is not be:
+                    raise ValueError(f"{name}: tensors on different devices ({self.device} and "
+                                     f"{o.device})")
+                args.append(o.data)
+            elif isinstance(o, (bool, int, float, np.number)):
+                args.append(o)
+            else:
+                args.append(be.asarray(np.asarray(o)))
+        return Tensor._make(be.ufunc(name, *args), be)
+
+    def __eq__(self, other):  # type: ignore[override] - elementwise, as torch
+        return self._nograd("equal", other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return self._nograd("not_equal", other)
+
+    def __lt__(self, other):
+        return self._nograd("less", other)
+
+    def __le__(self, other):
+        return self._nograd("less_equal", other)
+
+    def __gt__(self, other):
+        return self._nograd("greater", other)
+
+    def __ge__(self, other):
+        return self._nograd("greater_equal", other)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def __and__(self, other):
+        return self._nograd("bitwise_and", other)
+
+    def __or__(self, other):
+        return self._nograd("bitwise_or", other)
+
+    def __xor__(self, other):
+        return self._nograd("bitwise_xor", other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __invert__(self):
+        return self._nograd("invert")
+
+    def __lshift__(self, other):
+        return self._nograd("left_shift", other)
+
+    def __rshift__(self, other):
+        return self._nograd("right_shift", other)
+
+    def logical_and(self, other) -> Tensor:
+        return self._nograd("logical_and", other)
+
+    def logical_or(self, other) -> Tensor:
+        return self._nograd("logical_or", other)
+
+    def logical_xor(self, other) -> Tensor:
+        return self._nograd("logical_xor", other)
+
+    def logical_not(self) -> Tensor:
+        return self._nograd("logical_not")
+
+    def isnan(self) -> Tensor:
+        return self._nograd("isnan")
+
+    def isinf(self) -> Tensor:
+        return self._nograd("isinf")
+
+    def isfinite(self) -> Tensor:
+        return self._nograd("isfinite")
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> Tensor:
+        """|self - other| <= atol + rtol |other|, elementwise (torch.isclose)."""
+        a = self.detach()
+        b = other.detach() if isinstance(other, Tensor) else other
+        with no_grad():
+            close = ((a - b).abs() <= (abs(b) * rtol if not isinstance(b, Tensor)
+                                       else b.abs() * rtol) + atol)
+            close = close | (a == b)   # infinities of one sign
+            if equal_nan:
+                bn = b.isnan() if isinstance(b, Tensor) else bool(np.isnan(b))
+                close = close | (a.isnan() & bn)
+        return close
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:
+        """Whether every element is close (torch.allclose)."""
+        return bool(self.isclose(other, rtol, atol, equal_nan).all())
+
+    def equal(self, other) -> bool:
+        """Same shape and the same values (torch.equal)."""
+        return isinstance(other, Tensor) and self.shape == other.shape and bool(
+            (self == other).all())
 
     # ---- linear algebra --------------------------------------------------------------------
 
@@ -650,6 +891,106 @@ class Tensor(TensorBase):
                       for i, s in enumerate(shape))
         broadcast_shapes(self.shape, shape)
         return Fn.Expand.apply(self, shape=shape)
+
+    def expand_as(self, other) -> Tensor:
+        return self.expand(*other.shape)
+
+    def flip(self, *dims) -> Tensor:
+        """Reverse the order along ``dims`` (a composite: indexing with step -1)."""
+        dims = _norm_axes(_shape_arg(dims), self.ndim) or ()
+        key = tuple(slice(None, None, -1) if d in dims else slice(None)
+                    for d in range(self.ndim))
+        return self[key] if dims else self
+
+    def roll(self, shifts, dims=None) -> Tensor:
+        """Shift elements along ``dims`` cyclically (a composite of slices and cat)."""
+        if dims is None:
+            return self.flatten().roll(shifts, 0).reshape(*self.shape)
+        shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+        dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise ValueError(f"roll: {len(shifts)} shifts for {len(dims)} dims")
+        out = self
+        for sh, d in zip(shifts, dims):
+            d = _norm_axes(d, self.ndim)[0]
+            n = self.shape[d]
+            k = int(sh) % n if n else 0
+            if k:
+                lead = (slice(None),) * d
+                out = cat([out[lead + (slice(n - k, n),)], out[lead + (slice(0, n - k),)]], d)
+        return out
+
+    def repeat(self, *sizes) -> Tensor:
+        """Tile the tensor ``sizes`` times along each dim (torch.repeat): a composite of
+        reshape, expand and reshape."""
+        sizes = _shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} sizes for a tensor with {self.ndim} dims")
+        x = self.reshape(*((1,) * (len(sizes) - self.ndim) + self.shape))
+        inter = []
+        for s_ in x.shape:
+            inter += [1, s_]
+        x = x.reshape(*inter)
+        big = []
+        for r, s_ in zip(sizes, x.shape[1::2]):
+            big += [r, s_]
+        return x.expand(*big).reshape(*[r * s_ for r, s_ in zip(sizes, x.shape[1::2])])
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        """Pieces along ``dim``: of ``split_size`` each (the last may be smaller), or of the
+        given sizes (torch.split)."""
+        d = _norm_axes(dim, self.ndim)[0]
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            if step <= 0:
+                raise ValueError(f"split: split_size must be positive, got {step}")
+            sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+        else:
+            sizes = [int(v) for v in split_size_or_sections]
+            if sum(sizes) != n:
+                raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of "
+                                 f"shape {self.shape})")
+        out, start, lead = [], 0, (slice(None),) * d
+        for size in sizes:
+            out.append(self[lead + (slice(start, start + size),)])
+            start += size
+        return tuple(out)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        """``chunks`` nearly equal pieces along ``dim`` (torch.chunk)."""
+        n = self.shape[_norm_axes(dim, self.ndim)[0]]
+        return self.split(max(-(-n // int(chunks)), 1), dim)
+
+    def unbind(self, dim: int = 0):
+        """The slices along ``dim``, that dim removed."""
+        d = _norm_axes(dim, self.ndim)[0]
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
+
+    def _triangle(self, k, upper):
+        if self.ndim < 2:
+            raise ValueError(f"{'triu' if upper else 'tril'} needs at least 2 dims, got shape "
+                             f"{self.shape}")
+        r, c = self.shape[-2:]
+        keep = np.arange(c)[None, :] - np.arange(r)[:, None]
+        keep = keep >= k if upper else keep <= k
+        return where(keep, self, 0.0)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle (the rest 0) of the last two dims."""
+        return self._triangle(diagonal, False)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle (the rest 0) of the last two dims."""
+        return self._triangle(diagonal, True)
+
+    def masked_fill(self, mask, value) -> Tensor:
+        """``value`` where ``mask`` is true, self elsewhere; the gradient flows where kept."""
+        return where(mask, value, self)
+
+    def where(self, condition, other) -> Tensor:
+        """``self`` where ``condition`` else ``other`` (torch's method form)."""
+        return where(condition, self, other)
 
     def __getitem__(self, key) -> Tensor:
         """Indexing and slicing with ints, slices, None, ..., integer and boolean arrays; on
@@ -940,9 +1281,66 @@ def ones(*shape, dtype=None, requires_grad=False, device="cpu") -> Tensor:
                   device=device)
 
 
+def _value_dtype(value):
+    """PyTorch's default dtype for a fill value: bool, int64 or float32."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.bool_
+    if isinstance(value, (int, np.integer)):
+        return np.int64
+    return _DEFAULT_FLOAT
+
+
 def full(shape, value, dtype=None, requires_grad=False, device="cpu") -> Tensor:
-    return Tensor(np.full(_shape((shape,)), value, dtype=dtype or _DEFAULT_FLOAT),
+    """A tensor of ``value``; its dtype follows the value as in torch (``full((2, 3), 4)`` is
+    int64)."""
+    shape = _shape(tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))
+    return Tensor(np.full(shape, value, dtype=dtype or _value_dtype(value)), requires_grad,
+                  device=device)
+
+
+def full_like(t: Tensor, value, dtype=None, requires_grad=False) -> Tensor:
+    return full(t.shape, value, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                device=t.device)
+
+
+def empty(*shape, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """A tensor of the shape (zeros here: minigrad does not hand out uninitialised memory)."""
+    return zeros(*shape, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    return Tensor(np.eye(n, m, dtype=dtype or _DEFAULT_FLOAT), requires_grad, device=device)
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    return Tensor(np.linspace(start, end, int(steps), dtype=np.float64).astype(
+        dtype or _DEFAULT_FLOAT), requires_grad, device=device)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, dtype=None, requires_grad=False,
+             device="cpu") -> Tensor:
+    return Tensor(np.logspace(start, end, int(steps), base=base).astype(dtype or _DEFAULT_FLOAT),
                   requires_grad, device=device)
+
+
+def rand_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
+
+
+def randn_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
+
+
+def randint(low, high=None, size=(), dtype=None, device="cpu") -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` with low = 0), int64 by default."""
+    if high is None:
+        low, high = 0, low
+    return Tensor(_rng.integers(low, high, size=tuple(size)).astype(dtype or np.int64),
+                  device=device)
+
+
+def randperm(n: int, dtype=None, device="cpu") -> Tensor:
+    return Tensor(_rng.permutation(int(n)).astype(dtype or np.int64), device=device)
 
 
 def zeros_like(t: Tensor, requires_grad=False) -> Tensor:

@@ -33,6 +33,7 @@ from .elementwise import (
     transpose,
     where,
 )
+from .host import on_host
 from .matmul import MATMUL_KERNELS, matmul, matmul_kernel_for
 from .nn import (
     cross_entropy,
@@ -47,6 +48,13 @@ from .pool import avg_pool2d, avg_pool2d_vjp, max_pool2d, max_pool2d_vjp
 from .reduce import max, min, sum, sum_to  # noqa: A004 - the ops' names
 from .rules import elementwise, elementwise_vjp
 
+# Off the hot paths, computed on the host for now (host.py): each gets a kernel when it pays.
+ufunc = on_host("ufunc")
+reduce_index = on_host("reduce_index")
+cumsum, cumsum_vjp = on_host("cumsum"), on_host("cumsum_vjp")
+prod, prod_vjp = on_host("prod"), on_host("prod_vjp")
+sort, gather, gather_vjp = on_host("sort"), on_host("gather"), on_host("gather_vjp")
+
 name = "opencl"
 
 # Every rule's vjp kernel is generated fused (rules.cl); no hand-written ones are needed.
@@ -60,5 +68,6 @@ __all__ = [
     "matmul", "matmul_kernel_for", "MATMUL_KERNELS", "softmax", "log_softmax", "softmax_vjp",
     "log_softmax_vjp", "cross_entropy", "cross_entropy_vjp", "conv2d", "conv2d_vjp",
     "conv2d_input_vjp", "conv2d_weight_vjp", "max_pool2d", "max_pool2d_vjp", "avg_pool2d",
-    "avg_pool2d_vjp", "sgd_step", "adam_step", "adagrad_step", "rmsprop_step",
+    "avg_pool2d_vjp", "sgd_step", "adam_step", "adagrad_step", "rmsprop_step", "ufunc",
+    "reduce_index", "cumsum", "cumsum_vjp", "prod", "prod_vjp", "sort", "gather", "gather_vjp",
 ]

@@ -19,6 +19,10 @@ _max, _min, _abs = builtins.max, builtins.min, builtins.abs
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _INTS = (np.dtype(np.int32), np.dtype(np.int64))
+# Dtypes a device array may hold: kernels compute in float32/float64; integer and bool arrays
+# (labels, indices, comparison results) are stored, and computed on through the host.
+_STORED = tuple(np.dtype(t) for t in (np.bool_, np.int8, np.uint8, np.int16, np.int32, np.int64,
+                                      np.float16))
 _LOCAL = 64            # work-group size of the 1-D elementwise launches
 _MAX_DIMS = 8          # shapes and strides travel as OpenCL int8 vectors
 _pool = {}
@@ -212,8 +216,9 @@ def asarray(x, dtype=None):
         return asarray(x.get(), dtype)
     shape = np.shape(x)
     arr = np.ascontiguousarray(x, dtype=dtype).reshape(shape)  # (which made 0-d input 1-d)
-    if arr.dtype not in _FLOATS + _INTS:
-        raise TypeError(f"asarray: dtype {arr.dtype} is not float32/float64/int32/int64")
+    if arr.dtype not in _FLOATS + _STORED:
+        raise TypeError(f"asarray: dtype {arr.dtype} cannot live on an OpenCL device (floats, "
+                        f"integers and bool can)")
     if arr.dtype == np.float64:
         _options(arr.dtype)                # refuse early on a device without fp64
     out = _empty(arr.shape, arr.dtype)
