@@ -1174,3 +1174,68 @@ def test_opencl_matmul_kernel_for_device_type(opencl):
 def test_opencl_matmul_unknown_kernel(opencl):
     with pytest.raises(ValueError, match="kernel"):
         opencl.matmul(opencl.asarray(randn(3, 4)), opencl.asarray(randn(4, 6)), kernel="magic")
+
+
+# ---- ops with no gradient, scans, sorting, gathering ----------------------------------------------
+
+@pytest.mark.parametrize("name", reference.UFUNCS)
+def test_ufunc(backend, name):
+    a = np.array([[0.0, 1.5, -2.0, np.nan], [3.0, -0.0, 2.0, np.inf]], np.float32)
+    b = np.array([1.5, 1.5, -2.0, 0.0], np.float32)
+    ints = np.array([[0, 3, 5, -7], [12, 1, 2, 6]], np.int64)
+    nargs = 1 if name in ("logical_not", "invert", "isnan", "isinf", "isfinite") else 2
+    if name.startswith(("bitwise", "left", "right")) or name == "invert":
+        xs = [ints, np.array([1, 2, 3, 1], np.int64)][:nargs]
+    elif name == "floor_divide":
+        xs = [a[:, :3], b[:3]]
+    else:
+        xs = [a, b][:nargs]
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(*xs)
+        got = backend.to_numpy(backend.ufunc(name, *[backend.asarray(x) for x in xs]))
+    np.testing.assert_array_equal(got, want)
+    if nargs == 2:      # a Python number as the second operand
+        with np.errstate(all="ignore"):
+            got = backend.to_numpy(backend.ufunc(name, backend.asarray(xs[0]), 2))
+            np.testing.assert_array_equal(got, getattr(np, name)(xs[0], 2))
+
+
+@pytest.mark.parametrize("name", ["any", "all", "argmax", "argmin"])
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (0, False), (1, True)])
+def test_reduce_index(backend, name, axis, keepdims):
+    x = np.array([[0.0, 3.0, 3.0], [-1.0, 0.0, 7.0]], np.float32)
+    got = backend.to_numpy(backend.reduce_index(name, backend.asarray(x), axis, keepdims))
+    want = getattr(np, name)(x, axis=axis, keepdims=keepdims)
+    np.testing.assert_array_equal(got, want)
+
+
+@dtype_params
+def test_cumsum_prod_and_their_vjps(backend, dtype):
+    if not computes(backend, dtype):
+        return
+    x = np.array([[1.5, 0.0, -2.0, 3.0], [0.5, 2.0, 0.0, 0.0]], dtype)
+    g = randn(2, 4, dtype=dtype, seed=4)
+    for axis in (0, 1):
+        check(backend, backend.cumsum(backend.asarray(x), axis), np.cumsum(x, axis))
+        want = np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+        check(backend, backend.cumsum_vjp(backend.asarray(g), axis), want.astype(dtype))
+    check(backend, backend.prod(backend.asarray(x), (1,), False), np.prod(x, 1))
+    gp = np.array([[2.0], [3.0]], dtype)
+    got = backend.prod_vjp(backend.asarray(gp), backend.asarray(x), (1,))
+    # row 0 has one zero: only it gets the product of the others; row 1 has two: all 0
+    check(backend, got, np.array([[0, 2 * (1.5 * -2 * 3), 0, 0], [0, 0, 0, 0]], dtype))
+
+
+def test_sort_gather_and_gather_vjp(backend):
+    x = np.array([[3.0, 1.0, 2.0, 1.0], [0.5, -1.0, 4.0, 0.0]], np.float32)
+    vals, idx = backend.sort(backend.asarray(x), 1)
+    np.testing.assert_array_equal(backend.to_numpy(idx), [[1, 3, 2, 0], [1, 3, 0, 2]])  # stable
+    check(backend, vals, np.sort(x, 1))
+    vals, idx = backend.sort(backend.asarray(x), 0, True)
+    check(backend, vals, -np.sort(-x, 0))
+    index = np.array([[0, 0, 3], [2, 1, 2]], np.int64)
+    got = backend.gather(backend.asarray(x), backend.asarray(index), 1)
+    check(backend, got, np.take_along_axis(x, index, 1))
+    g = np.ones((2, 3), np.float32)
+    back = backend.gather_vjp(backend.asarray(g), backend.asarray(index), 1, x.shape)
+    check(backend, back, np.array([[2, 0, 0, 1], [0, 1, 2, 0]], np.float32))   # repeats add

@@ -29,6 +29,7 @@ from .device import (
     to_numpy,
     zeros,
 )
+from .host import on_host
 
 
 def _operand(x, op, what, dtype):
@@ -170,14 +171,23 @@ def _copy_into(out, a, strides, offset=0):
            _i(a.size), _i(offset), _i(len(dims)), _int8(dims), _int8(st))
 
 
+def _stored(a) -> bool:
+    """A device array the float kernels do not take (integers, bool): moved on the host."""
+    return _is_array(a) and a.dtype not in _FLOATS
+
+
 def reshape(a, shape):
     """A view with the new shape (the array is contiguous, so no copy is needed)."""
+    if _stored(a):
+        return a.reshape(tuple(shape))
     a = _check(a, "reshape")
     return a.reshape(tuple(shape))
 
 
 def transpose(a, axes=None):
     """np.transpose(a, axes), materialised contiguously."""
+    if _stored(a):
+        return on_host("transpose")(a, axes)
     a = _check(a, "transpose")
     axes = tuple(reversed(range(a.ndim))) if axes is None else tuple(axes)
     if sorted(axes) != list(range(a.ndim)):
@@ -188,6 +198,8 @@ def transpose(a, axes=None):
 
 def broadcast_to(a, shape):
     """np.broadcast_to(a, shape), materialised contiguously."""
+    if _stored(a):
+        return on_host("broadcast_to")(a, shape)
     a = _check(a, "broadcast_to")
     shape = tuple(shape)
     if np.broadcast_shapes(a.shape, shape) != shape:
@@ -197,8 +209,10 @@ def broadcast_to(a, shape):
 
 def astype(a, dtype):
     """A new array (always a copy) with a's values in ``dtype``."""
-    a = _check(a, "astype")
     dtype = np.dtype(dtype)
+    if _stored(a) or dtype not in _FLOATS:
+        return asarray(to_numpy(a).astype(dtype))
+    a = _check(a, "astype")
     if dtype == a.dtype:
         return a.copy()
     return asarray(to_numpy(a).astype(dtype))
@@ -234,6 +248,8 @@ def _flat_index(shape, key) -> np.ndarray:
 
 def index(a, key):
     """a[key]: a strided copy for ints/slices/None/Ellipsis, a gather for index arrays."""
+    if _stored(a):
+        return on_host("index")(a, key)
     a = _check(a, "index")
     if _is_basic(key):
         offset, shape, strides = _view(a.shape, key)
@@ -269,6 +285,8 @@ def index_vjp(g, key, shape):
 
 def cat(arrays, axis: int):
     """np.concatenate(arrays, axis): each array copied into its block of the output."""
+    if any(_stored(x) for x in arrays):
+        return on_host("cat")(list(arrays), axis)
     arrays = [_check(x, "cat") for x in arrays]
     _same_dtype("cat", *arrays)
     shape = list(arrays[0].shape)

@@ -1,0 +1,167 @@
+"""An op table in the spirit of PyTorch's OpInfo: each op is written once as a function of a
+tensor (the same call works on a minigrad and a torch tensor, since minigrad has PyTorch's
+names), run on sample inputs (0-d, empty, broadcasting, non-contiguous views), and compared with
+torch, forward and backward, when torch is installed, and with finite differences always.
+"""
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad.testing import gradcheck
+
+
+def _rand(*shape, lo=-2.0, hi=2.0, seed=0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+def _distinct(*shape, seed=0):
+    """Values with no ties (sort, topk, max: gradients are then unique)."""
+    n = int(np.prod(shape))
+    return np.random.default_rng(seed).permutation(n).reshape(shape) * 0.37 - n * 0.1
+
+
+POS = dict(lo=0.3, hi=2.0)
+UNIT = dict(lo=-0.9, hi=0.9)
+
+# name -> (function of one tensor, sample arrays, differentiable?)
+OPS = {
+    "sign": (lambda x: x.sign(), [_rand(3, 4)], True),
+    "floor": (lambda x: x.floor(), [_rand(3, 4)], True),
+    "ceil": (lambda x: x.ceil(), [_rand(3, 4)], True),
+    "round": (lambda x: x.round(), [_rand(3, 4)], True),
+    "trunc": (lambda x: x.trunc(), [_rand(3, 4)], True),
+    "frac": (lambda x: x.frac(), [_rand(3, 4)], True),
+    "square": (lambda x: x.square(), [_rand(3, 4), _rand()], True),
+    "rsqrt": (lambda x: x.rsqrt(), [_rand(3, 4, **POS)], True),
+    "log2": (lambda x: x.log2(), [_rand(3, 4, **POS)], True),
+    "log10": (lambda x: x.log10(), [_rand(3, 4, **POS)], True),
+    "log1p": (lambda x: x.log1p(), [_rand(3, 4, **POS)], True),
+    "expm1": (lambda x: x.expm1(), [_rand(3, 4)], True),
+    "exp2": (lambda x: x.exp2(), [_rand(3, 4)], True),
+    "tan": (lambda x: x.tan(), [_rand(3, 4, **UNIT)], True),
+    "asin": (lambda x: x.asin(), [_rand(3, 4, **UNIT)], True),
+    "acos": (lambda x: x.acos(), [_rand(3, 4, **UNIT)], True),
+    "atan": (lambda x: x.atan(), [_rand(3, 4)], True),
+    "sinh": (lambda x: x.sinh(), [_rand(3, 4)], True),
+    "cosh": (lambda x: x.cosh(), [_rand(3, 4)], True),
+    "asinh": (lambda x: x.asinh(), [_rand(3, 4)], True),
+    "acosh": (lambda x: x.acosh(), [_rand(3, 4, lo=1.1, hi=3.0)], True),
+    "atanh": (lambda x: x.atanh(), [_rand(3, 4, **UNIT)], True),
+    "erf": (lambda x: x.erf(), [_rand(3, 4)], True),
+    "erfc": (lambda x: x.erfc(), [_rand(3, 4)], True),
+    "atan2": (lambda x: x.atan2(x.flip(0) + 0.5), [_rand(3, 4)], True),
+    "logaddexp": (lambda x: x.logaddexp(x * 0.5 + 1.0), [_rand(3, 4)], True),
+    "copysign": (lambda x: x.copysign(x.flip(1)), [_rand(3, 4)], True),
+    "fmod": (lambda x: x.fmod(0.7), [_rand(3, 4, lo=-3, hi=3)], True),
+    "remainder": (lambda x: x.remainder(0.7), [_rand(3, 4, lo=-3, hi=3)], True),
+    "maximum": (lambda x: x.maximum(x.flip(1)), [_distinct(3, 4)], True),
+    "minimum": (lambda x: x.minimum(x.flip(0)), [_distinct(3, 4)], True),
+    "amax": (lambda x: x.amax(1), [_distinct(3, 4)], True),
+    "amin": (lambda x: x.amin(0, keepdim=True), [_distinct(3, 4)], True),
+    "prod": (lambda x: x.prod(1), [_rand(3, 4), np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0]])],
+             True),
+    "prod_all": (lambda x: x.prod(), [_rand(2, 3)], True),
+    "cumsum": (lambda x: x.cumsum(1), [_rand(3, 4), _rand(3, 0)], True),
+    "cumsum_dim0": (lambda x: x.cumsum(0), [_rand(3, 4).T], True),      # a non-contiguous view
+    "sort": (lambda x: x.sort(1)[0], [_distinct(3, 5)], True),
+    "sort_desc": (lambda x: x.sort(0, descending=True)[0], [_distinct(4, 3)], True),
+    "topk": (lambda x: x.topk(2, 1)[0], [_distinct(3, 5)], True),
+    "topk_smallest": (lambda x: x.topk(3, 0, largest=False)[0], [_distinct(4, 3)], True),
+    "gather": (lambda x: x.gather(1, _index(x)), [_rand(3, 4)], True),
+    "flip": (lambda x: x.flip(0, 1), [_rand(3, 4)], True),
+    "roll": (lambda x: x.roll(1, 1), [_rand(3, 4)], True),
+    "roll_flat": (lambda x: x.roll(-2), [_rand(3, 4)], True),
+    "repeat": (lambda x: x.repeat(2, 1, 3), [_rand(3, 4)], True),
+    "split": (lambda x: x.split([1, 3], 1)[1], [_rand(3, 4)], True),
+    "chunk": (lambda x: x.chunk(2, 0)[1], [_rand(3, 4)], True),
+    "unbind": (lambda x: x.unbind(1)[2], [_rand(3, 4)], True),
+    "tril": (lambda x: x.tril(), [_rand(3, 4)], True),
+    "triu": (lambda x: x.triu(1), [_rand(4, 3)], True),
+    "masked_fill": (lambda x: x.masked_fill(x > 0.5, 0.0), [_rand(3, 4)], True),
+    "clone": (lambda x: x.clone() * 2, [_rand(3, 4), _rand()], True),
+    "add_alpha": (lambda x: x.add(x.flip(0), alpha=2.5), [_rand(3, 4)], True),
+    "sub_alpha": (lambda x: x.sub(x * x, alpha=0.5), [_rand(3, 4)], True),
+    "div_floor": (lambda x: x.div(0.3, rounding_mode="floor"), [_rand(3, 4)], True),
+    "var": (lambda x: x.var(1), [_rand(3, 4)], True),
+    "std": (lambda x: x.std(), [_rand(3, 4)], True),
+    "logsumexp": (lambda x: x.logsumexp(1), [_rand(3, 4) * 30], True),
+    "expand_as": (lambda x: x.sum(0).expand_as(x), [_rand(3, 4)], True),
+    # no gradient: compared as values
+    "eq": (lambda x: x == x.round(), [np.array([[1.0, 1.5], [2.0, -0.5]])], False),
+    "lt_gt": (lambda x: (x < 0.5) & (x > -1.0), [_rand(3, 4)], False),
+    "ne_or_not": (lambda x: (x != 0.0) | ~(x >= 1.0), [_rand(3, 4)], False),
+    "isnan_isinf": (lambda x: (x / x).isnan() | (1.0 / x).isinf(), [np.array([0.0, 1.0, -2.0])],
+                    False),
+    "argmax": (lambda x: x.argmax(1), [_distinct(3, 4)], False),
+    "argmin": (lambda x: x.argmin(), [_distinct(3, 4)], False),
+    "any_all": (lambda x: (x > 0).any(1) & (x > -1.9).all(1), [_rand(3, 4)], False),
+    "argsort": (lambda x: x.argsort(1, descending=True), [_distinct(3, 5)], False),
+}
+
+
+def _index(x):
+    idx = np.array([[0, 3, 3, 1], [2, 2, 0, 1], [1, 0, 0, 0]])
+    if type(x).__module__.startswith("torch"):
+        import torch
+        return torch.tensor(idx)
+    return minigrad.tensor(idx)
+
+
+def _cases():
+    for name, (fn, samples, diff) in OPS.items():
+        for k, x in enumerate(samples):
+            yield pytest.param(name, fn, x, diff, id=f"{name}-{k}")
+
+
+CASES = list(_cases())
+
+
+def _run_minigrad(fn, x, device, dtype="float64"):
+    t = minigrad.tensor(x, dtype=dtype, requires_grad=True, device=device)
+    y = fn(t)
+    grad = None
+    if y.requires_grad:
+        g = np.random.default_rng(5).standard_normal(y.shape)
+        y.backward(minigrad.tensor(g, dtype=dtype, device=device))
+        grad = t.grad.numpy() if t.grad is not None else np.zeros(x.shape)
+    return y.numpy(), grad
+
+
+@pytest.mark.parametrize("name,fn,x,diff", CASES)
+def test_op_against_torch(name, fn, x, diff):
+    torch = pytest.importorskip("torch")
+    y, gx = _run_minigrad(fn, x, "cpu")
+    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    ty = fn(tx)
+    assert y.shape == tuple(ty.shape), f"{name}: shape {y.shape} vs torch {tuple(ty.shape)}"
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    if diff:
+        g = np.random.default_rng(5).standard_normal(tuple(ty.shape))
+        ty.backward(torch.tensor(g))
+        tg = tx.grad.numpy() if tx.grad is not None else np.zeros(x.shape)
+        np.testing.assert_allclose(gx, tg, rtol=1e-9, atol=1e-12, err_msg=f"{name} gradient")
+
+
+# Piecewise-constant ops have gradient 0 wherever it exists: torch is their witness, not
+# finite differences (which would only repeat the zero).
+STEPS = ("sign", "floor", "ceil", "round", "trunc", "div_floor")
+
+
+@pytest.mark.parametrize("name,fn,x,diff",
+                         [c for c in CASES if c.values[3] and c.values[0] not in STEPS])
+def test_op_gradient_against_finite_differences(name, fn, x, diff):
+    t = minigrad.tensor(x, dtype="float64", requires_grad=True)
+    assert gradcheck(lambda t: (fn(t) * fn(t)).sum() if fn(t).numel() else t.sum() * 0.0, [t])
+
+
+@pytest.mark.parametrize("device", ["reference", pytest.param("opencl", marks=pytest.mark.opencl)])
+@pytest.mark.parametrize("name,fn,x,diff", CASES)
+def test_op_on_every_backend(name, fn, x, diff, device):
+    want = _run_minigrad(fn, x, "cpu", "float32")
+    got = _run_minigrad(fn, x, device, "float32")
+    for a, b in zip(want, got):
+        if a is None:
+            assert b is None
+            continue
+        np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-5, err_msg=name)
