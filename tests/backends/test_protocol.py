@@ -1176,7 +1176,7 @@ def test_opencl_matmul_unknown_kernel(opencl):
         opencl.matmul(opencl.asarray(randn(3, 4)), opencl.asarray(randn(4, 6)), kernel="magic")
 
 
-# ---- ops with no gradient, scans, sorting, gathering ----------------------------------------------
+# ---- ops with no gradient, scans, sorting, gathering --------------------------------------------
 
 @pytest.mark.parametrize("name", reference.UFUNCS)
 def test_ufunc(backend, name):
