@@ -6,12 +6,64 @@ import argparse
 import sys
 
 
+class _TraceValues(argparse.Action):
+    """``VAR=VALUE ...``: each a name and a finite number, no name twice (else a usage error)."""
+
+    def __call__(self, parser, namespace, items, option_string=None):
+        import math
+        out: dict[str, float] = {}
+        for item in items:
+            name, eq, val = item.partition("=")
+            name = name.strip()
+            if not eq or not name.isidentifier():
+                parser.error(f"expected VAR=VALUE (e.g. x=-4.499), got {item!r}")
+            try:
+                v = float(val)
+            except ValueError:
+                parser.error(f"the value of {name} is not a number: {val!r}")
+            if not math.isfinite(v):
+                parser.error(f"the value of {name} must be a finite number, got {val!r}")
+            if name in out:
+                parser.error(f"{name} is given twice")
+            out[name] = v
+        setattr(namespace, self.dest, out)
+
+
+# What trace can write, by file extension (the format always comes from the extension).
+_TRACE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".html": "html", ".htm": "html",
+                  ".dot": "dot", ".gv": "dot"}
+
+
+class _TraceOutput(argparse.Action):
+    """``--svg/--png/--html/--dot FILE`` and ``-o FILE``: the format comes from FILE's extension,
+    which must be one trace writes (and, for --svg etc., the one the option names)."""
+
+    def __call__(self, parser, namespace, path, option_string=None):
+        import os
+        ext = os.path.splitext(path)[1].lower()
+        fmt = _TRACE_FORMATS.get(ext)
+        if fmt is None:
+            parser.error(f"{option_string} {path}: cannot tell the format from the extension "
+                         f"{ext or '(none)'!s}; use one of "
+                         + ", ".join(sorted(set(_TRACE_FORMATS))))
+        want = option_string.lstrip("-")
+        if want in _TRACE_FORMATS.values() and fmt != want:
+            parser.error(f"{option_string} {path}: the file's extension says {fmt}; name it "
+                         f"*.{want}, or write --{fmt} {path}")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            parser.error(f"{option_string} {path}: the folder {folder} does not exist")
+        outputs = list(getattr(namespace, self.dest, None) or [])
+        outputs.append(path)
+        setattr(namespace, self.dest, outputs)
+
+
 def _cmd_trace(args) -> int:
     from .scalar import trace
-    from .scalar.expr import ExpressionError, parse, parse_assignments
+    from .scalar.expr import ExpressionError, parse
 
     try:
-        root, leaves = parse(args.expr, parse_assignments(args.values))
+        root, leaves = parse(args.expr, args.values)
     except (ExpressionError, ValueError, ZeroDivisionError, OverflowError) as e:
         print(f"minigrad trace: {e}", file=sys.stderr)
         return 2
@@ -25,12 +77,20 @@ def _cmd_trace(args) -> int:
     print()
     for name, leaf in leaves.items():
         print(f"df/d{name} = {t.grad(leaf):.6g}")
-    if args.dot:
-        from .scalar import to_dot
-        root.backward()
-        with open(args.dot, "w") as fh:
-            fh.write(to_dot(root))
-        print(f"graph written to {args.dot} (render: dot -Tpng {args.dot} -o graph.png)")
+    if args.outputs:
+        from .scalar.graph import GraphvizNotFound
+        at = ", ".join(f"{k} = {v:g}" for k, v in args.values.items())
+        title = f"f = {args.expr}" + (f" at {at}" if at else "")
+        for path in args.outputs:
+            try:
+                t.write(path, title=title)
+            except (GraphvizNotFound, OSError) as e:
+                print(f"minigrad trace: cannot write {path}: {e}", file=sys.stderr)
+                return 1
+            if path.lower().endswith((".html", ".htm")):
+                print(f"wrote the step-through page to {path} (open it in a browser)")
+            else:
+                print(f"wrote the graph to {path}")
     return 0
 
 
@@ -95,11 +155,26 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="minigrad", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    t = sub.add_parser("trace", help="forward values and the backward pass of an expression")
-    t.add_argument("expr", help='e.g. "2/sin(exp(-x))"')
-    t.add_argument("values", nargs="*", help="VAR=VALUE for each variable, e.g. x=-4.499")
-    t.add_argument("--dot", help="also write the graph as Graphviz DOT to this file")
-    t.set_defaults(fn=_cmd_trace)
+    t = sub.add_parser(
+        "trace", help="forward values and the backward pass of an expression",
+        description="Forward values and the backward pass of an expression, one edge per row; "
+        "optionally the graph as an image (Graphviz) or a page that steps through backprop "
+        "in a browser.",
+        epilog='example: minigrad trace "2/sin(exp(-x))" x=-4.499 --html backprop.html')
+    t.add_argument("expr", help='the expression, e.g. "2/sin(exp(-x))"')
+    t.add_argument("values", nargs="*", default={}, action=_TraceValues, metavar="VAR=VALUE",
+                   help="the value of each variable, e.g. x=-4.499")
+    for flag, what in (("--svg", "the graph as an SVG image (needs Graphviz)"),
+                       ("--png", "the graph as a PNG image (needs Graphviz)"),
+                       ("--html", "a self-contained page that steps through the backward pass, "
+                                  "edge by edge (needs Graphviz)"),
+                       ("--dot", "the graph as Graphviz DOT text")):
+        t.add_argument(flag, dest="outputs", action=_TraceOutput, metavar="FILE",
+                       help=f"write FILE: {what}")
+    t.add_argument("-o", "--output", dest="outputs", action=_TraceOutput, metavar="FILE",
+                   help="write FILE in the format its extension names: "
+                   + ", ".join(sorted(set(_TRACE_FORMATS))))
+    t.set_defaults(fn=_cmd_trace, outputs=[])
 
     d = sub.add_parser("demo", help="scalar trace, CNN training, three-engine agreement")
     d.add_argument("--epochs", type=int, default=10)

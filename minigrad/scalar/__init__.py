@@ -25,10 +25,11 @@ from .engine import (
     zero_grad,
 )
 from .expr import ExpressionError, parse
+from .graph import GraphvizNotFound, to_png, to_svg
 from .trace import Step, Trace, iter_backward, numeric_grad, to_dot, trace
 
 __all__ = [
-    "Scalar", "Step", "Trace", "ExpressionError", "trace", "iter_backward", "to_dot",
-    "numeric_grad", "zero_grad", "parse", "iter_nodes", "nn", "ops",
+    "Scalar", "Step", "Trace", "ExpressionError", "trace", "iter_backward", "to_dot", "to_svg",
+    "to_png", "GraphvizNotFound", "numeric_grad", "zero_grad", "parse", "iter_nodes", "nn", "ops",
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "neg",
 ]

@@ -219,11 +219,13 @@ class Scalar:
     def is_leaf(self) -> bool:
         return self._op is None
 
-    def module(self) -> str:
-        """The node's module written out, e.g. ``sin b`` or ``2 / c``."""
+    def module(self, name=None) -> str:
+        """The node's module written out, e.g. ``sin b`` or ``2 / c``; ``name(node)`` gives the
+        inputs' names (default: their labels)."""
         if self._op is None:
             return "leaf"
-        names = [p.name_for_display() for p in self._parents]
+        name = name or Scalar.name_for_display
+        names = [name(p) for p in self._parents]
         op = self._op
         if isinstance(op, _ops.ConstOp):
             k, x = f"{self._k:g}", names[0]
@@ -296,6 +298,11 @@ class Scalar:
         """Set ``grad`` to 0 on this node and every node it depends on."""
         for node in self.topo():
             node.grad = 0.0
+
+    def _repr_svg_(self):
+        # A notebook shows the graph (minigrad.scalar.graph; None falls back to the text repr).
+        from .graph import _repr_svg
+        return _repr_svg(self)
 
     def __repr__(self) -> str:
         lab = f", label={self.label!r}" if self.label is not None else ""
