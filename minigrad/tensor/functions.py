@@ -24,12 +24,26 @@ def _shape(a):
     return tuple(a.shape) if hasattr(a, "shape") else ()
 
 
-def _as_float(be, xs):
-    """Integer and bool arrays as float32 for a rule that is not closed over integers."""
-    if any(getattr(x, "dtype", None) is not None and x.dtype.kind in "biu" for x in xs):
-        return tuple(be.astype(x, _F32) if getattr(x, "dtype", None) is not None
-                     and x.dtype.kind in "biu" else x for x in xs)
-    return xs
+def _promote(be, xs, integer: bool):
+    """PyTorch's type promotion for an elementwise op: integer (and bool) arrays become floats
+    when a float array or a Python float takes part (float32 unless a float array says
+    otherwise; Python numbers never widen), or when the rule is not closed over integers
+    (exp, sigmoid, true division)."""
+    ints = pyfloat = False
+    fdt = None
+    for x in xs:
+        d = getattr(x, "dtype", None)
+        if d is None:
+            pyfloat = pyfloat or type(x) is float
+        elif d.kind in "biu":
+            ints = True
+        elif fdt is None:
+            fdt = d
+    if not ints or (integer and fdt is None and not pyfloat):
+        return xs
+    target = fdt if fdt is not None else _F32
+    return tuple(be.astype(x, target) if getattr(x, "dtype", None) is not None
+                 and x.dtype.kind in "biu" else x for x in xs)
 
 
 _F32 = np.dtype(np.float32)
@@ -42,15 +56,18 @@ class Elementwise(Function):
     """y = rule.forward(x...);  dL/dx_i = g * rule.local[i](x..., y)  (the rule book's op)"""
 
     def forward(self, *xs, rule=None):
-        if not rule.integer:
-            xs = _as_float(self.be, xs)
+        xs = _promote(self.be, xs, rule.integer)
         self.rule, self.xs = rule, xs
         try:
             self.y = self.be.elementwise(rule, *xs)
-        except ValueError:
-            shapes = " and ".join(str(_shape(x)) for x in xs)
-            raise ValueError(f"{rule.name}: shapes {shapes} cannot be broadcast together") \
-                from None
+        except ValueError as e:
+            try:
+                np.broadcast_shapes(*(_shape(x) for x in xs))
+            except ValueError:
+                shapes = " and ".join(str(_shape(x)) for x in xs)
+                raise ValueError(f"{rule.name}: shapes {shapes} cannot be broadcast "
+                                 f"together") from None
+            raise ValueError(f"{rule.name}: {e}") from None  # e.g. int ** negative int
         return self.y
 
     def backward(self, g):

@@ -1048,8 +1048,10 @@ def _operand(x, like: Tensor):
     """Numbers stay Python numbers (constants, no graph node); arrays become constant Tensors."""
     if isinstance(x, Tensor):
         return x
+    if type(x) is float or type(x) is int:
+        return x  # a Python number does not widen the tensor's dtype (int stays int)
     if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return float(x)
+        return float(x) if isinstance(x, float) else int(x)
     if isinstance(x, (np.ndarray, list, tuple, np.generic)):
         arr = np.asarray(x)
         if arr.dtype == object:
