@@ -20,6 +20,10 @@ from ..rules import DIV, MUL
 from .autograd import Function
 
 
+class ShapeError(ValueError, RuntimeError):
+    """Shapes that do not fit an op (a ValueError and, as in PyTorch, a RuntimeError)."""
+
+
 def _shape(a):
     return tuple(a.shape) if hasattr(a, "shape") else ()
 
@@ -65,7 +69,7 @@ class Elementwise(Function):
                 np.broadcast_shapes(*(_shape(x) for x in xs))
             except ValueError:
                 shapes = " and ".join(str(_shape(x)) for x in xs)
-                raise ValueError(f"{rule.name}: shapes {shapes} cannot be broadcast "
+                raise ShapeError(f"{rule.name}: shapes {shapes} cannot be broadcast "
                                  f"together") from None
             raise ValueError(f"{rule.name}: {e}") from None  # e.g. int ** negative int
         return self.y

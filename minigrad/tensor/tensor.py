@@ -24,12 +24,14 @@ from .autograd import (
     no_grad,
 )
 
-__all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
-           "randn", "rand", "arange", "manual_seed", "get_rng", "broadcast_shapes", "cat",
-           "stack", "where", "matmul", "maximum", "minimum", "apply_rule", "full_like", "empty",
-           "eye", "linspace", "logspace", "rand_like", "randn_like", "randint", "randperm",
-           "no_grad", "enable_grad",
-           "is_grad_enabled"]
+__all__ = ["Tensor", "ShapeError", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
+           "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng", "broadcast_shapes",
+           "cat", "stack", "where", "matmul", "maximum", "minimum", "apply_rule", "full_like",
+           "empty", "eye", "linspace", "logspace", "rand_like", "randn_like", "randint",
+           "randperm", "no_grad", "enable_grad", "is_grad_enabled"]
+
+ShapeError = Fn.ShapeError  # a ValueError and a RuntimeError: code catching either works
+
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _apply = Fn.Elementwise.apply
@@ -657,7 +659,7 @@ class Tensor(TensorBase):
         if idx.ndim != self.ndim or any(i > s for k, (i, s) in enumerate(zip(idx.shape,
                                                                               self.shape))
                                          if k != d):
-            raise ValueError(f"gather: index of shape {idx.shape} does not fit a tensor of "
+            raise ShapeError(f"gather: index of shape {idx.shape} does not fit a tensor of "
                              f"shape {self.shape} along dim {dim}")
         n = self.shape[d]
         if idx.size and (idx.min() < -n or idx.max() >= n):
@@ -819,7 +821,7 @@ class Tensor(TensorBase):
                 known *= s
         if shape.count(-1) > 1 or (-1 not in shape and known != n) or (
                 -1 in shape and (known == 0 or n % known)):
-            raise ValueError(f"cannot reshape a tensor of shape {self.shape} ({n} elements) "
+            raise ShapeError(f"cannot reshape a tensor of shape {self.shape} ({n} elements) "
                              f"into {shape}")
         if -1 in shape:
             shape = tuple(n // known if s == -1 else s for s in shape)
@@ -849,7 +851,7 @@ class Tensor(TensorBase):
         dims = _shape_arg(dims)
         if len(dims) != self.ndim or any(not -self.ndim <= d < self.ndim for d in dims) or \
                 sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of "
+            raise ShapeError(f"permute: {dims} is not a permutation of the {self.ndim} dims of "
                              f"a tensor of shape {self.shape}")
         dims = tuple(d % self.ndim for d in dims)
         if dims == tuple(range(self.ndim)):
@@ -949,7 +951,7 @@ class Tensor(TensorBase):
         else:
             sizes = [int(v) for v in split_size_or_sections]
             if sum(sizes) != n:
-                raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of "
+                raise ShapeError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of "
                                  f"shape {self.shape})")
         out, start, lead = [], 0, (slice(None),) * d
         for size in sizes:
@@ -991,6 +993,75 @@ class Tensor(TensorBase):
     def where(self, condition, other) -> Tensor:
         """``self`` where ``condition`` else ``other`` (torch's method form)."""
         return where(condition, self, other)
+
+    def __setitem__(self, key, value) -> None:
+        """``x[key] = value`` in place, as torch allows: on tensors that are not leaves requiring
+        gradients. A graph that used the old values refuses its backward afterwards."""
+        if self.requires_grad and self.is_leaf and is_grad_enabled():
+            raise RuntimeError("a leaf tensor that requires grad is being used in an in-place "
+                               "operation (x[...] = v): wrap it in minigrad.no_grad() or use "
+                               "x.detach()")
+        key = _check_index(self, key)
+        v = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        host = np.array(self.numpy())
+        try:
+            host[key] = v
+        except ValueError as e:
+            raise ShapeError(f"cannot assign a value of shape {np.shape(v)} to x[{key!r}] of a "
+                             f"tensor of shape {self.shape}: {e}") from None
+        self.data = self.backend.asarray(host)
+        mark_modified(self)
+
+    def index_select(self, dim: int, index) -> Tensor:
+        """The entries at ``index`` (1-D, integer) along ``dim``."""
+        d = _norm_axes(dim, max(self.ndim, 1))[0]
+        idx = np.asarray(index.numpy() if isinstance(index, Tensor) else index)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise TypeError(f"index_select: index must be a 1-D integer tensor, got shape "
+                            f"{idx.shape} dtype {idx.dtype}")
+        return self[(slice(None),) * d + (idx,)]
+
+    def masked_select(self, mask) -> Tensor:
+        """The entries where ``mask`` (broadcast to self's shape) is true, as a 1-D tensor."""
+        m = np.asarray(mask.numpy() if isinstance(mask, Tensor) else mask, dtype=bool)
+        return self[np.broadcast_to(m, self.shape)]
+
+    def nonzero(self, as_tuple: bool = False):
+        """The indices of the nonzero entries: (n, ndim) int64, or a tuple of 1-D index
+        tensors."""
+        idx = np.nonzero(self.numpy())
+        if as_tuple:
+            return tuple(Tensor(i.astype(np.int64), device=self.device) for i in idx)
+        return Tensor(np.stack(idx, 1).astype(np.int64).reshape(-1, self.ndim),
+                      device=self.device)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        """The diagonal of two dims, appended as the last dim (a composite: indexing)."""
+        d1, d2 = _norm_axes(dim1, self.ndim)[0], _norm_axes(dim2, self.ndim)[0]
+        if d1 == d2:
+            raise ValueError("diagonal: dim1 and dim2 must differ")
+        x = self.permute(*[d for d in range(self.ndim) if d not in (d1, d2)], d1, d2)
+        n1, n2 = x.shape[-2:]
+        i = np.arange(max(0, -offset), min(n1, n2 - offset)) if n1 and n2 else np.arange(0)
+        return x[(Ellipsis, i, i + offset)]
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """1-D: a square matrix with this diagonal; 2-D: the diagonal (torch.diag)."""
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        if self.ndim != 1:
+            raise ValueError(f"diag needs a 1-D or 2-D tensor, got shape {self.shape}")
+        n = self.shape[0] + abs(diagonal)
+        rows = np.arange(self.shape[0]) + max(0, -diagonal)
+        cols = np.arange(self.shape[0]) + max(0, diagonal)
+        onehot = np.zeros((self.shape[0], n * n), dtype=self.dtype)
+        onehot[np.arange(self.shape[0]), rows * n + cols] = 1
+        eye_ = Tensor(onehot, device=self.device)
+        return (self.unsqueeze(1) * eye_).sum(0).reshape(n, n)
+
+    def unflatten(self, dim: int, sizes) -> Tensor:
+        d = _norm_axes(dim, self.ndim)[0]
+        return self.reshape(*self.shape[:d], *tuple(sizes), *self.shape[d + 1:])
 
     def __getitem__(self, key) -> Tensor:
         """Indexing and slicing with ints, slices, None, ..., integer and boolean arrays; on
@@ -1108,20 +1179,20 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if not isinstance(a, Tensor):
         a = _operand(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}; use * for scaling")
     if a.dtype not in _FLOATS or b.dtype not in _FLOATS:
         raise TypeError(f"matmul needs float32 or float64 tensors, got {a.dtype} and {b.dtype}")
     ka = a.shape[-1]
     kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
     if ka != kb:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: {ka} (last "
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: {ka} (last "
                          f"dim of the first) != {kb} (first matrix dim of the second)")
     if a.ndim > 2 or b.ndim > 2:
         try:
             broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim >= 2 else ())
         except ValueError:
-            raise ValueError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} cannot "
+            raise ShapeError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} cannot "
                              f"be broadcast together") from None
     if b.backend is not a.backend:
         raise ValueError(f"matmul: tensors on different devices ({a.device} and {b.device})")
@@ -1184,7 +1255,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for t in tensors[1:]:
         if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape))
                                      if i != d):
-            raise ValueError(f"cat along dim {dim}: shapes {ref.shape} and {t.shape} differ "
+            raise ShapeError(f"cat along dim {dim}: shapes {ref.shape} and {t.shape} differ "
                              f"outside that dim")
         if t.dtype != ref.dtype:
             raise TypeError(f"cat: dtypes {ref.dtype} and {t.dtype} differ")
@@ -1198,7 +1269,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise ValueError("stack needs at least one tensor")
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: shapes {tensors[0].shape} and {t.shape} differ")
+            raise ShapeError(f"stack: shapes {tensors[0].shape} and {t.shape} differ")
     nd = tensors[0].ndim + 1
     if not -nd <= dim < nd:
         raise IndexError(f"stack: dim {dim} out of range for a result with {nd} dims")
@@ -1226,7 +1297,7 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
     try:
         return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
-        raise ValueError("shapes " + ", ".join(str(tuple(s)) for s in shapes)
+        raise ShapeError("shapes " + ", ".join(str(tuple(s)) for s in shapes)
                          + " cannot be broadcast together") from None
 
 

@@ -87,6 +87,11 @@ OPS = {
     "std": (lambda x: x.std(), [_rand(3, 4)], True),
     "logsumexp": (lambda x: x.logsumexp(1), [_rand(3, 4) * 30], True),
     "expand_as": (lambda x: x.sum(0).expand_as(x), [_rand(3, 4)], True),
+    "index_select": (lambda x: x.index_select(1, _like(x, [3, 0, 3])), [_rand(3, 4)], True),
+    "masked_select": (lambda x: x.masked_select(x > 0.0), [_rand(3, 4)], True),
+    "diagonal": (lambda x: x.diagonal(1), [_rand(3, 4)], True),
+    "diag_1d": (lambda x: x.diag(-1), [_rand(3)], True),
+    "unflatten": (lambda x: x.unflatten(1, (2, 2)), [_rand(3, 4)], True),
     # no gradient: compared as values
     "eq": (lambda x: x == x.round(), [np.array([[1.0, 1.5], [2.0, -0.5]])], False),
     "lt_gt": (lambda x: (x < 0.5) & (x > -1.0), [_rand(3, 4)], False),
@@ -106,6 +111,14 @@ def _index(x):
         import torch
         return torch.tensor(idx)
     return minigrad.tensor(idx)
+
+
+def _like(x, values):
+    """An integer index as a tensor of x's library."""
+    if type(x).__module__.startswith("torch"):
+        import torch
+        return torch.tensor(values)
+    return minigrad.tensor(values)
 
 
 def _cases():
