@@ -44,6 +44,7 @@ setup(
         "minigrad.backends",
         "minigrad.backends.opencl",
         "minigrad.nn",
+        "minigrad.optim",
         "minigrad.data",
         "minigrad.kernels",
     ],

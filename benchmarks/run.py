@@ -26,6 +26,7 @@ if __package__ in (None, ""):                   # run as a script: make "benchma
 
 from benchmarks.bench_conv import bench_conv  # noqa: E402
 from benchmarks.bench_opencl import bench_opencl  # noqa: E402
+from benchmarks.bench_optim import bench_optim  # noqa: E402
 from benchmarks.bench_scalar import bench_scalar  # noqa: E402
 from benchmarks.bench_tensor import bench_matmul, bench_mlp, bench_overhead  # noqa: E402
 from benchmarks.common import TORCH_THREADS, format_table, import_torch  # noqa: E402
@@ -37,6 +38,7 @@ GROUPS = {
     "conv": ("4. conv2d / max-pool fwd+bwd, worksheet-4 CNN training step", bench_conv),
     "scalar": ("5. scalar engine vs micrograd (~120k nodes, gc enabled)", bench_scalar),
     "opencl": ("6. OpenCL engine", bench_opencl),
+    "optim": ("7. optimizer step, float32", bench_optim),
 }
 RESULTS = HERE / "results.json"
 

@@ -1,7 +1,7 @@
 """Neural-network modules, initialisers and regularisers (``torch.nn``-like)."""
 
 from .. import functional
-from . import init
+from . import init, utils
 from .layers import (
     RNN,
     AvgPool2d,
@@ -25,5 +25,5 @@ from .module import Module, Parameter
 __all__ = [
     "Module", "Parameter", "Linear", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool2d",
     "Dropout", "Flatten", "ReLU", "Sigmoid", "Tanh", "Softmax", "Sequential", "RNN",
-    "l1_penalty", "l2_penalty", "init", "functional",
+    "l1_penalty", "l2_penalty", "init", "utils", "functional",
 ]
