@@ -19,7 +19,8 @@ from . import rules
 from .scalar import Scalar
 from .scalar import ops as _scalar_ops
 from .tensor import functions as Fn
-from .tensor.tensor import Tensor, get_rng
+from .tensor.autograd import mark_modified, no_grad
+from .tensor.tensor import Tensor, cat, get_rng, where
 from .tensor.tensor import apply_rule as _tensor_rule
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -179,19 +180,57 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0):
     # e^min(beta x, threshold): no overflow; where beta x is above the threshold, x is used
     smooth = apply_rule("log1p", exp(minimum(bx, threshold))) / beta
     if isinstance(x, Tensor):
-        from .tensor.tensor import where
         return where(bx.detach().numpy() > threshold, x, smooth)
     return x if bx.data > threshold else smooth
 
 
-def gelu(x, approximate: str = "tanh"):
-    """x Phi(x) with PyTorch's tanh approximation:
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). A composite of mul, add, pow and tanh."""
-    if approximate != "tanh":
-        raise NotImplementedError("gelu: only approximate='tanh' so far (the exact form needs "
-                                  "an erf rule)")
-    inner = (x + (x ** 3.0) * 0.044715) * 0.7978845608028654
-    return x * 0.5 * (tanh(inner) + 1.0)
+def gelu(x, approximate: str = "none"):
+    """x Phi(x), Phi the standard normal CDF, as PyTorch: ``approximate="none"`` (the default)
+    is 0.5 x (1 + erf(x / sqrt 2)); ``"tanh"`` is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    Composites of mul, add, pow, tanh (and :func:`erf`).
+
+    >>> import minigrad
+    >>> [round(v, 4) for v in gelu(minigrad.tensor([-1.0, 0.0, 2.0])).tolist()]
+    [-0.1587, 0.0, 1.9545]
+    """
+    if approximate == "tanh":
+        inner = (x + (x ** 3.0) * 0.044715) * 0.7978845608028654
+        return x * 0.5 * (tanh(inner) + 1.0)
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return x * 0.5 * (erf(x * 0.7071067811865476) + 1.0)
+
+
+# erf(a) = 1 - (a1 t + ... + a5 t^5) e^(-a^2), t = 1/(1 + p a), for a >= 0 (Abramowitz and
+# Stegun 7.1.26): |error| < 1.5e-7 in the value, < 1e-5 in the derivative.
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def erf(x):
+    """The error function, 2/sqrt(pi) times the integral of e^(-t^2) from 0 to x: the rule
+    ``erf`` when one is registered, otherwise a composite (Abramowitz and Stegun 7.1.26,
+    |error| < 1.5e-7) of abs, mul, add, div and exp, odd by a constant sign factor.
+
+    >>> import minigrad
+    >>> [round(v, 6) for v in erf(minigrad.tensor([-1.0, 0.0, 0.5])).tolist()]
+    [-0.842701, 0.0, 0.5205]
+    """
+    if "erf" in rules.names():
+        return apply_rule("erf", x)
+    if _is_scalars(x):
+        return np.frompyfunc(erf, 1, 1)(x)
+    a = abs(x)
+    t = 1.0 / (a * _ERF_P + 1.0)
+    poly = t * _ERF_A[4]
+    for c in _ERF_A[3::-1]:
+        poly = (poly + c) * t
+    y = 1.0 - poly * exp(-(a * a))
+    if isinstance(x, Tensor):
+        with no_grad():  # sign(x) as a constant: +-1 exactly (x / |x|), 0 at 0
+            sign = x / maximum(a, float(np.finfo(x.dtype).tiny))
+        return y * sign
+    return y if x.data >= 0 else -y
 
 
 def mish(x):
@@ -228,9 +267,28 @@ def linear(x, weight, bias=None):
 
 
 # ---- losses --------------------------------------------------------------------------------------
+# As PyTorch: ``reduction`` is "mean" (the default), "sum" or "none" (one loss per element); class
+# targets are integer labels, and ``ignore_index`` labels count neither in the sum nor in the mean.
+
+_REDUCTIONS = ("mean", "sum", "none")
 
 
-def _targets(targets, n: int, c: int, name: str) -> np.ndarray:
+def _check_reduction(reduction, allowed=_REDUCTIONS):
+    if reduction not in allowed:
+        raise ValueError(f"reduction must be {', '.join(repr(r) for r in allowed)}, got "
+                         f"{reduction!r}")
+
+
+def _reduce(loss, reduction: str):
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _targets(targets, shape, c: int, name: str, ignore_index=None):
+    """Validated integer labels of ``shape`` in [0, c) (or equal to ``ignore_index``): our own
+    int64 copy (the caller may change the array before backward), and the mask of the labels
+    that count (None when all do)."""
     t = targets.numpy() if isinstance(targets, Tensor) else np.asarray(targets)
     if t.dtype.kind == "f":
         if np.isnan(t).any():
@@ -239,58 +297,176 @@ def _targets(targets, n: int, c: int, name: str) -> np.ndarray:
                         f"{t.dtype}; convert with .astype(np.int64) if they are whole numbers")
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: targets must be integer class labels, got dtype {t.dtype}")
-    if t.shape != (n,):
-        raise ValueError(f"{name}: targets of shape {t.shape} do not match {n} rows of logits")
-    if n and (t.min() < 0 or t.max() >= c):
-        raise ValueError(f"{name}: target labels must lie in [0, {c}), got min {t.min()} "
-                         f"max {t.max()}")
-    # Our own copy: the caller may change the array before backward (the kernels index with it).
-    return np.array(t, dtype=np.int64, order="C")
+    if t.shape != tuple(shape):
+        if len(shape) == 1:
+            raise ValueError(f"{name}: targets of shape {t.shape} do not match {shape[0]} rows "
+                             f"of logits")
+        raise ValueError(f"{name}: targets of shape {t.shape} do not match the input's "
+                         f"{tuple(shape)} (the input without its class dim)")
+    valid = None
+    if ignore_index is not None and t.size and (t == ignore_index).any():
+        valid = t != ignore_index
+    counted = t if valid is None else t[valid]
+    if counted.size and (counted.min() < 0 or counted.max() >= c):
+        raise ValueError(f"{name}: target labels must lie in [0, {c}), got min {counted.min()} "
+                         f"max {counted.max()}")
+    return np.array(t, dtype=np.int64, order="C"), valid
 
 
-def cross_entropy(logits, targets, reduction: str = "mean"):
-    """Mean over rows of -log softmax(logits)[target]: softmax and log fused, stable for any
-    logit size. ``targets`` are integer class labels.
+def _class_rows(x, name: str):
+    """x of shape (N, C, d1, ...), (N, C) or (C,) as rows (M, C) with the class dim last, and
+    the shape of one loss per row (N, d1, ...)."""
+    if x.ndim == 0:
+        raise ValueError(f"{name}: the input needs a class dim, got a 0-d tensor")
+    if x.ndim == 1:
+        return x.reshape(1, -1), ()
+    if x.ndim == 2:
+        return x, (x.shape[0],)
+    perm = (0, *range(2, x.ndim), 1)
+    out_shape = (x.shape[0], *x.shape[2:])
+    return x.permute(*perm).reshape(-1, x.shape[1]), out_shape
 
-    The gradient is the lecture's (softmax(c) - t), divided by the batch size for the mean.
+
+def _class_weight(weight, c: int, dtype, name: str):
+    w = weight.numpy() if isinstance(weight, Tensor) else np.asarray(weight)
+    if w.shape != (c,):
+        raise ValueError(f"{name}: weight must have one entry per class, shape ({c},), got "
+                         f"{w.shape}")
+    return w.astype(dtype)
+
+
+def cross_entropy(input, target, weight=None, ignore_index: int = -100,  # noqa: A002
+                  reduction: str = "mean", label_smoothing: float = 0.0):
+    """-log softmax(input)[target], stable for any logit size, as ``torch.nn.functional.
+    cross_entropy``: input (N, C), (N, C, d1, ...) or (C,); target integer labels (N, d1, ...)
+    or class probabilities of the input's shape; per-class ``weight``, ``ignore_index``,
+    ``label_smoothing``. Plain labels run one fused kernel, whose gradient is the lecture's
+    (softmax(c) - t), divided by the batch size for the mean; the rest is a composite of
+    log_softmax, indexing and sums.
+
+    >>> import minigrad
+    >>> x = minigrad.tensor([[4.0, 3.9, 0.0], [1.0, 2.0, 3.0]])
+    >>> round(cross_entropy(x, [0, 2]).item(), 4), round(cross_entropy(x, [0, -100]).item(), 4)
+    (0.5269, 0.6645)
     """
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if _is_scalars(logits):
-        t = _targets(targets, logits.shape[0], logits.shape[1], "cross_entropy")
-        lp = log_softmax(logits, -1)
+    if isinstance(weight, str):          # the old signature cross_entropy(x, t, reduction)
+        weight, reduction = None, weight
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+    if _is_scalars(input):
+        if weight is not None or label_smoothing:
+            raise NotImplementedError("cross_entropy on Scalars: no weight or label_smoothing")
+        t, _ = _targets(target, input.shape[:1], input.shape[1], "cross_entropy")
+        lp = log_softmax(input, -1)
         losses = -lp[np.arange(len(t)), t]
         if reduction == "none":
             return losses
         return losses.sum() / (float(len(t)) if reduction == "mean" else 1.0)
-    _check_tensor(logits, "cross_entropy", floating=True)
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must be (batch, classes), got shape "
-                         f"{logits.shape}")
-    n, c = logits.shape
-    t = logits.backend.asarray(_targets(targets, n, c, "cross_entropy"))
-    return Fn.CrossEntropy.apply(logits, t, reduction=reduction)
+    _check_tensor(input, "cross_entropy", floating=True)
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: logits must be (batch, classes), got a 0-d tensor")
+    cdim = 0 if input.ndim == 1 else 1
+    c = input.shape[cdim]
+    tdtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    if tdtype.kind == "f" and tuple(np.shape(target)) == input.shape:
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim)
+    rows, out_shape = _class_rows(input, "cross_entropy")
+    t, valid = _targets(target, out_shape, c, "cross_entropy", ignore_index)
+    if weight is None and valid is None and not label_smoothing:
+        # the fused kernel: softmax, log and the pick in one pass
+        loss = Fn.CrossEntropy.apply(rows, rows.backend.asarray(t.reshape(-1)),
+                                     reduction=reduction)
+        return loss.reshape(out_shape) if reduction == "none" else loss
+    logp = log_softmax(input, cdim)
+    nll = nll_loss(logp, t, weight, ignore_index, reduction)
+    if not label_smoothing:
+        return nll
+    # PyTorch's smoothing term: -sum_c w_c log p_c per row, normalised as nll_loss is
+    lrows, _ = _class_rows(logp, "cross_entropy")
+    if weight is not None:
+        w = _class_weight(weight, c, input.dtype, "cross_entropy")
+        smooth = -(lrows * w).sum(1)
+    else:
+        smooth = -lrows.sum(1)
+    tf = t.reshape(-1)
+    counted = np.ones(tf.shape, bool) if valid is None else valid.reshape(-1)
+    if valid is not None:
+        smooth = smooth * counted.astype(input.dtype)
+    if reduction == "none":
+        ret = smooth.reshape(out_shape)
+    elif reduction == "sum":
+        ret = smooth.sum()
+    else:
+        denom = (w[tf[counted]].sum() if weight is not None else counted.sum())
+        ret = smooth.sum() / float(denom)
+    return nll * (1.0 - label_smoothing) + ret * (label_smoothing / c)
 
 
-def nll_loss(log_probs, targets, reduction: str = "mean"):
-    """Mean over rows of -log_probs[target] (pair it with log_softmax)."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if _is_scalars(log_probs):
-        t = _targets(targets, log_probs.shape[0], log_probs.shape[1], "nll_loss")
-        losses = -log_probs[np.arange(len(t)), t]
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim):
+    """Cross-entropy with class probabilities as targets: -sum_c w_c p_c log softmax(x)_c."""
+    c = input.shape[cdim]
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=input.dtype), device=input.device)
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / c
+    prod = log_softmax(input, cdim) * target
+    if weight is not None:
+        w = _class_weight(weight, c, input.dtype, "cross_entropy")
+        prod = prod * w.reshape((c,) + (1,) * (input.ndim - 1 - cdim))
+    return _reduce(-prod.sum(cdim), reduction)
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100,  # noqa: A002
+             reduction: str = "mean"):
+    """-input[target] (pair it with log_softmax), as ``torch.nn.functional.nll_loss``: input
+    (N, C), (N, C, d1, ...) or (C,), per-class ``weight`` (the mean is then divided by the
+    summed weights of the targets), ``ignore_index``. A composite: indexing and sums."""
+    if isinstance(weight, str):          # the old signature nll_loss(x, t, reduction)
+        weight, reduction = None, weight
+    _check_reduction(reduction)
+    if _is_scalars(input):
+        if weight is not None:
+            raise NotImplementedError("nll_loss on Scalars: no weight")
+        t, _ = _targets(target, input.shape[:1], input.shape[1], "nll_loss")
+        losses = -input[np.arange(len(t)), t]
         if reduction == "none":
             return losses
         return losses.sum() / (float(len(t)) if reduction == "mean" else 1.0)
-    _check_tensor(log_probs, "nll_loss")
-    if log_probs.ndim != 2:
-        raise ValueError(f"nll_loss: input must be (batch, classes), got {log_probs.shape}")
-    n, c = log_probs.shape
-    # A composite: the picked entries by indexing, then the reduction.
-    losses = -log_probs[np.arange(n), _targets(targets, n, c, "nll_loss")]
+    _check_tensor(input, "nll_loss")
+    if input.ndim == 0:
+        raise ValueError("nll_loss: input must be (batch, classes), got a 0-d tensor")
+    c = input.shape[0 if input.ndim == 1 else 1]
+    rows, out_shape = _class_rows(input, "nll_loss")
+    t, valid = _targets(target, out_shape, c, "nll_loss", ignore_index)
+    t = t.reshape(-1)
+    if valid is not None:
+        valid = valid.reshape(-1)
+        t = np.where(valid, t, 0)        # any class: its loss is multiplied by 0
+    losses = -rows[np.arange(len(t)), t]
+    if weight is None and valid is None:
+        return _reduce(losses.reshape(out_shape), reduction)
+    w = (np.ones(c, input.dtype) if weight is None
+         else _class_weight(weight, c, input.dtype, "nll_loss"))[t]
+    if valid is not None:
+        w = w * valid
+    losses = losses * w
     if reduction == "none":
-        return losses
-    return losses.mean() if reduction == "mean" else losses.sum()
+        return losses.reshape(out_shape)
+    if reduction == "sum":
+        return losses.sum()
+    total = float(w.sum())
+    return losses.sum() * (1.0 / total if total else float("nan"))  # all ignored: NaN, as torch
+
+
+def _target_like(target, input, name: str):
+    """The target as a Tensor on the input's device with the input's shape."""
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=input.dtype), device=input.device)
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: input shape {input.shape} != target shape {target.shape}")
+    return target
 
 
 def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002 - torch's name
@@ -312,6 +488,89 @@ def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002 - torch's na
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def l1_loss(input, target, reduction: str = "mean"):  # noqa: A002
+    """|input - target|, reduced."""
+    _check_reduction(reduction)
+    _check_tensor(input, "l1_loss", floating=True)
+    return _reduce((input - _target_like(target, input, "l1_loss")).abs(), reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):  # noqa: A002
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target).
+    Written with m = min(|d|, beta) as 0.5 m^2 / beta + (|d| - m): no branch, and the
+    gradient at |d| = beta is PyTorch's."""
+    _check_reduction(reduction)
+    _check_tensor(input, "smooth_l1_loss", floating=True)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    d = (input - _target_like(target, input, "smooth_l1_loss")).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    m = minimum(d, float(beta))
+    return _reduce(m * m * (0.5 / beta) + (d - m), reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):  # noqa: A002
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): smooth_l1_loss times delta."""
+    _check_reduction(reduction)
+    _check_tensor(input, "huber_loss", floating=True)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    d = (input - _target_like(target, input, "huber_loss")).abs()
+    m = minimum(d, float(delta))
+    return _reduce(m * m * 0.5 + (d - m) * float(delta), reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  # noqa: A002
+    """-w (t log x + (1 - t) log(1 - x)) for probabilities x, each log clamped at -100 as in
+    PyTorch, so x = 0 or 1 (a saturated sigmoid) gives a finite loss and gradient. The logs
+    read max(x, tiny), tiny the dtype's smallest normal number: no log(0), and no inf * 0 in
+    the backward (in float32 the clamp is then log(tiny) = -87.3 rather than -100)."""
+    _check_reduction(reduction)
+    _check_tensor(input, "binary_cross_entropy", floating=True)
+    t = _target_like(target, input, "binary_cross_entropy")
+    tiny = float(np.finfo(input.dtype).tiny)
+    loss = -(t * maximum(log(maximum(input, tiny)), -100.0)
+             + (1.0 - t) * maximum(log(maximum(1.0 - input, tiny)), -100.0))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None,  # noqa: A002
+                                     reduction: str = "mean", pos_weight=None):
+    """binary_cross_entropy(sigmoid(x), t), computed stably from the logits x:
+    (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x), softplus(-x) = log1p(e^-|x|) + relu(-x).
+    """
+    _check_reduction(reduction)
+    _check_tensor(input, "binary_cross_entropy_with_logits", floating=True)
+    t = _target_like(target, input, "binary_cross_entropy_with_logits")
+    sp = apply_rule("log1p", exp(-abs(input))) + relu(-input)
+    lw = sp if pos_weight is None else ((pos_weight - 1.0) * t + 1.0) * sp
+    loss = (1.0 - t) * input + lw
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False):  # noqa: A002
+    """Kullback-Leibler divergence with ``input`` as log-probabilities:
+    t (log t - input), 0 where t = 0 (or e^t (t - input) with ``log_target``). ``reduction``
+    "batchmean" (sum / batch size) is the mathematical KL divergence; "mean" averages over
+    every element, as PyTorch."""
+    _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
+    _check_tensor(input, "kl_div", floating=True)
+    t = _target_like(target, input, "kl_div")
+    if log_target:
+        loss = exp(t) * (t - input)
+    else:
+        # t log t with 0 log 0 = 0: log of max(t, tiny) is finite, and t = 0 zeroes the term
+        loss = t * (log(maximum(t, float(np.finfo(input.dtype).tiny))) - input)
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)
+
+
 # ---- convolution and pooling ---------------------------------------------------------------------
 
 
@@ -320,18 +579,168 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation (what deep learning calls convolution), NCHW, weight
-    (out_channels, in_channels, kh, kw) as in PyTorch."""
-    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    (out_channels, in_channels / groups, kh, kw) as in PyTorch. ``padding`` may be "valid" (0)
+    or "same" (stride 1). ``dilation`` and ``groups`` are composites around the fused kernel:
+    a dilated kernel is the weight with zeros inserted (cat, reshape, slicing), groups are
+    convolutions of channel slices joined by cat."""
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    groups = int(groups)
+    if isinstance(padding, str):
+        pads = _string_padding(padding, tuple(weight.shape[2:]), stride, dilation, "conv2d")
+    else:
+        p = _pair(padding, "padding")
+        pads = ((p[0], p[0]), (p[1], p[1]))
+    plain = dilation == (1, 1) and groups == 1 and all(a == b for a, b in pads)
     if _is_scalars(x) or _is_scalars(weight):
-        return _conv2d_scalars(x, weight, bias, stride, padding)
+        if not plain:
+            raise NotImplementedError("conv2d on Scalars: no dilation, groups or asymmetric "
+                                      "padding")
+        return _conv2d_scalars(x, weight, bias, stride, (pads[0][0], pads[1][0]))
     _check_tensor(x, "conv2d", floating=True)
-    _check_conv(x.shape, weight.shape, None if bias is None else bias.shape, stride, padding)
-    if x.dtype != weight.dtype:
-        raise TypeError(f"conv2d: input dtype {x.dtype} != weight dtype {weight.dtype}")
-    args = (x, weight) if bias is None else (x, weight, bias)
-    return Fn.Conv2d.apply(*args, stride=stride, padding=padding)
+    if plain:
+        padding = (pads[0][0], pads[1][0])
+        _check_conv(x.shape, weight.shape, None if bias is None else bias.shape, stride, padding)
+        if x.dtype != weight.dtype:
+            raise TypeError(f"conv2d: input dtype {x.dtype} != weight dtype {weight.dtype}")
+        args = (x, weight) if bias is None else (x, weight, bias)
+        return Fn.Conv2d.apply(*args, stride=stride, padding=padding)
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"conv2d: input must be (N, C, H, W) and weight (out, in/groups, kh, "
+                         f"kw), got shapes {x.shape} and {weight.shape}")
+    c_in, c_out = x.shape[1], weight.shape[0]
+    if groups < 1 or c_in % groups or c_out % groups or weight.shape[1] * groups != c_in:
+        raise ValueError(f"conv2d: groups={groups} must divide the input's {c_in} channels and "
+                         f"the weight's {c_out} outputs, and the weight (shape {weight.shape}) "
+                         f"must have {c_in} / groups input channels")
+    if min(dilation) < 1:
+        raise ValueError(f"conv2d: dilation must be >= 1, got {dilation}")
+    w = _dilate(weight, dilation, (2, 3))
+    if all(a == b for a, b in pads):
+        padding = (pads[0][0], pads[1][0])
+    else:
+        x, padding = _pad(x, {2: pads[0], 3: pads[1]}), (0, 0)
+    if groups == 1:
+        return conv2d(x, w, bias, stride, padding)
+    ci, co = c_in // groups, c_out // groups
+    outs = [conv2d(x[:, g * ci:(g + 1) * ci], w[g * co:(g + 1) * co],
+                   None if bias is None else bias[g * co:(g + 1) * co], stride, padding)
+            for g in range(groups)]
+    return cat(outs, 1)
+
+
+def _string_padding(padding, kernel, stride, dilation, name):
+    """'valid' or 'same' as (before, after) per spatial dim."""
+    if padding == "valid":
+        return tuple((0, 0) for _ in kernel)
+    if padding != "same":
+        raise ValueError(f"{name}: padding must be an int, a tuple, 'valid' or 'same', got "
+                         f"{padding!r}")
+    if any(s != 1 for s in stride):
+        raise ValueError(f"{name}: padding='same' needs stride 1, got {stride}")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple((t // 2, t - t // 2) for t in total)
+
+
+def _dilate(t, factors, axes):
+    """Insert factor - 1 zeros between the elements along each axis (a dilated kernel; the
+    strided input of a transposed convolution): cat with zeros, merge, drop the trailing zeros.
+    """
+    for f, ax in zip(factors, axes):
+        if f == 1:
+            continue
+        n = t.shape[ax]
+        zshape = list(t.shape)
+        zshape.insert(ax + 1, f - 1)
+        z = Tensor(np.zeros(zshape, t.dtype), device=t.device)
+        merged = cat([t.unsqueeze(ax + 1), z], ax + 1)
+        merged = merged.reshape(*t.shape[:ax], n * f, *t.shape[ax + 1:])
+        t = merged[(slice(None),) * ax + (slice(0, (n - 1) * f + 1),)]
+    return t
+
+
+def _pad(x, pads: dict):
+    """Zero padding {axis: (before, after)}; a negative amount crops. Cat and slicing."""
+    for ax, (before, after) in pads.items():
+        if before < 0 or after < 0:
+            n = x.shape[ax]
+            x = x[(slice(None),) * ax + (slice(max(-before, 0), n - max(-after, 0)),)]
+            before, after = max(before, 0), max(after, 0)
+        parts = []
+        for amount in (before, after):
+            shape = list(x.shape)
+            shape[ax] = amount
+            parts.append(Tensor(np.zeros(shape, x.dtype), device=x.device) if amount else None)
+        pieces = [p for p in (parts[0], x, parts[1]) if p is not None]
+        if len(pieces) > 1:
+            x = cat(pieces, ax)
+    return x
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """The transpose of conv2d (the gradient of conv2d with respect to its input, as a layer):
+    input (N, C_in, H, W), weight (C_in, C_out / groups, kh, kw) as in PyTorch; output size
+    (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+
+    A composite: zeros inserted between the input's pixels (stride), zero padding of
+    dilation (k - 1) - padding, then an ordinary stride-1 convolution with the kernel flipped
+    and its in/out channels swapped.
+    """
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    padding, output_padding = _pair(padding, "padding"), _pair(output_padding, "output_padding")
+    groups = int(groups)
+    _check_tensor(x, "conv_transpose2d", floating=True)
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d: input must be (N, C, H, W) and weight (in, "
+                         f"out/groups, kh, kw), got shapes {x.shape} and {weight.shape}")
+    c_in = x.shape[1]
+    if weight.shape[0] != c_in:
+        raise ValueError(f"conv_transpose2d: input has {c_in} channels (shape {x.shape}) but "
+                         f"the weight (shape {weight.shape}) expects {weight.shape[0]}")
+    if groups < 1 or c_in % groups:
+        raise ValueError(f"conv_transpose2d: groups={groups} must divide the {c_in} input "
+                         f"channels")
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"conv_transpose2d: stride and dilation must be >= 1, padding and "
+                         f"output_padding >= 0; got {stride}, {dilation}, {padding}, "
+                         f"{output_padding}")
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= max(s, d):
+            raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be "
+                             f"smaller than stride {stride} or dilation {dilation}")
+    kh, kw = weight.shape[2:]
+    co = weight.shape[1]
+    # (C_in, C_out/g, kh, kw) -> (C_out, C_in/g, kh, kw), per group; then flip the kernel
+    w = weight.reshape(groups, c_in // groups, co, kh, kw).permute(0, 2, 1, 3, 4)
+    w = w.reshape(groups * co, c_in // groups, kh, kw)
+    w = w[:, :, np.arange(kh - 1, -1, -1)[:, None], np.arange(kw - 1, -1, -1)[None, :]]
+    x = _dilate(x, stride, (2, 3))
+    pads = [(d * (k - 1) - p, d * (k - 1) - p + op)
+            for k, d, p, op in zip((kh, kw), dilation, padding, output_padding)]
+    for size, (a, b), k, d in zip(x.shape[2:], pads, (kh, kw), dilation):
+        if size + a + b - d * (k - 1) < 1:
+            raise ValueError(f"conv_transpose2d: padding {padding} leaves no output for an "
+                             f"input of shape {x.shape} and a kernel of ({kh}, {kw})")
+    if all(a == b and a >= 0 for a, b in pads):
+        return conv2d(x, w, bias, 1, (pads[0][0], pads[1][0]), dilation, groups)
+    x = _pad(x, {2: pads[0], 3: pads[1]})
+    return conv2d(x, w, bias, 1, 0, dilation, groups)
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """conv_transpose2d over (N, C, L) with weight (C_in, C_out / groups, k)."""
+    _check_tensor(x, "conv_transpose1d", floating=True)
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(f"conv_transpose1d: input must be (N, C, L) and weight (in, "
+                         f"out/groups, k), got {x.shape} and {weight.shape}")
+    one = lambda v: int(v if isinstance(v, (int, np.integer)) else v[0])  # noqa: E731
+    y = conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, one(stride)),
+                         (0, one(padding)), (0, one(output_padding)), groups,
+                         (1, one(dilation)))
+    return y.squeeze(2)
 
 
 def _check_conv(xs, ws, bs, stride, padding):
@@ -374,18 +783,26 @@ def _conv2d_scalars(x, w, b, stride, padding):
     return out
 
 
-def conv1d(x, weight, bias=None, stride=1, padding=0):
-    """1-D cross-correlation, NCW, weight (out_channels, in_channels, k)."""
-    s = int(stride if isinstance(stride, (int, np.integer)) else stride[0])
-    p = int(padding if isinstance(padding, (int, np.integer)) else padding[0])
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation, NCW, weight (out_channels, in_channels / groups, k)."""
+    def one(v):
+        return int(v if isinstance(v, (int, np.integer)) else v[0])
+    s, d = one(stride), one(dilation)
+    if isinstance(padding, str):
+        p2 = padding
+    else:
+        p2 = (0, one(padding))
     if _is_scalars(x) or _is_scalars(weight):
-        y = _conv2d_scalars(x[:, :, None, :], weight[:, :, None, :], bias, (1, s), (0, p))
+        if d != 1 or groups != 1 or isinstance(padding, str):
+            raise NotImplementedError("conv1d on Scalars: no dilation, groups or string "
+                                      "padding")
+        y = _conv2d_scalars(x[:, :, None, :], weight[:, :, None, :], bias, (1, s), p2)
         return y[:, :, 0, :]
     _check_tensor(x, "conv1d")
     if x.ndim != 3 or weight.ndim != 3:
         raise ValueError(f"conv1d: input must be (N, C, L) and weight (out, in, k), got "
                          f"{x.shape} and {weight.shape}")
-    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), (0, p))
+    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), p2, (1, d), groups)
     return y.squeeze(2)
 
 
@@ -467,3 +884,335 @@ def dropout(x, p: float = 0.5, training: bool = True):
 
 def flatten(x, start_dim: int = 1):
     return x.flatten(start_dim)
+
+
+# ---- normalisation -------------------------------------------------------------------------------
+# Composites of mean, sub, mul, pow and add: the gradients (through the mean and the variance too)
+# come from those ops. Running statistics are numbers the graph does not differentiate: they are
+# updated in place, under no_grad, and marked modified.
+
+
+def _blend_(buf: Tensor, new: Tensor, momentum: float) -> None:
+    """buf <- (1 - momentum) buf + momentum new, in place and outside the graph."""
+    with no_grad():
+        v = buf * (1.0 - momentum) + new.detach().to(dtype=buf.dtype) * momentum
+    buf.data = v.data
+    mark_modified(buf)
+
+
+def _normalise(d, var, eps, scale_shape=None, weight=None, bias=None):
+    """d / sqrt(var + eps), then * weight + bias (reshaped to ``scale_shape``)."""
+    inv = (var + eps) ** -0.5
+    if weight is not None:
+        w = weight if scale_shape is None else weight.reshape(*scale_shape)
+        inv = inv * w
+    y = d * inv
+    if bias is not None:
+        y = y + (bias if scale_shape is None else bias.reshape(*scale_shape))
+    return y
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5):
+    """Normalise each channel (dim 1) of (N, C, ...) to mean 0 and variance 1, then scale by
+    ``weight`` and shift by ``bias``. In training, the statistics are the batch's (the biased
+    variance) and the running ones, if given, move towards them by ``momentum`` (with the
+    unbiased variance), as PyTorch; otherwise the running statistics are used.
+
+    >>> import minigrad
+    >>> x = minigrad.tensor([[1.0], [3.0]])
+    >>> rm, rv = minigrad.zeros(1), minigrad.ones(1)
+    >>> batch_norm(x, rm, rv, training=True).numpy().round(3).ravel().tolist(), rm.tolist()
+    ([-1.0, 1.0], [0.20000000298023224])
+    """
+    _check_tensor(input, "batch_norm", floating=True)
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: input must be (N, C, ...), got shape {input.shape}")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input of "
+                             f"shape {input.shape}, got {tuple(t.shape)}")
+    axes = (0, *range(2, input.ndim))
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if training:
+        n = input.numel() // max(c, 1)
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {input.shape}")
+        mean = input.mean(axes, keepdim=True)
+        d = input - mean
+        var = (d * d).mean(axes, keepdim=True)
+        if running_mean is not None:
+            _blend_(running_mean, mean.reshape(c), momentum)
+        if running_var is not None:
+            _blend_(running_var, var.reshape(c) * (n / (n - 1)), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and "
+                             "running_var")
+        d = input - running_mean.reshape(*shape)
+        var = running_var.reshape(*shape)
+    return _normalise(d, var, eps, shape, weight, bias)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None,  # noqa: A002
+               eps: float = 1e-5):
+    """Normalise over the last ``len(normalized_shape)`` dims (biased variance), then
+    elementwise ``weight`` and ``bias`` of that shape."""
+    _check_tensor(input, "layer_norm", floating=True)
+    ns = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
+        else tuple(normalized_shape)
+    k = len(ns)
+    if k == 0 or input.shape[input.ndim - k:] != ns:
+        raise ValueError(f"layer_norm: normalized_shape {ns} must be the last dims of the "
+                         f"input, got input shape {input.shape}")
+    axes = tuple(range(input.ndim - k, input.ndim))
+    d = input - input.mean(axes, keepdim=True)
+    var = (d * d).mean(axes, keepdim=True)
+    return _normalise(d, var, eps, None, weight, bias)
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None,  # noqa: A002
+               eps: float = 1e-5):
+    """Normalise each group of C / num_groups channels of (N, C, ...) over the group's channels
+    and positions, then per-channel ``weight`` and ``bias``."""
+    _check_tensor(input, "group_norm", floating=True)
+    if input.ndim < 2 or num_groups < 1 or input.shape[1] % num_groups:
+        raise ValueError(f"group_norm: num_groups {num_groups} must divide the channels of an "
+                         f"(N, C, ...) input, got shape {input.shape}")
+    n, c = input.shape[:2]
+    g = input.reshape(n, num_groups, -1)
+    d = g - g.mean(2, keepdim=True)
+    var = (d * d).mean(2, keepdim=True)
+    y = (d * (var + eps) ** -0.5).reshape(*input.shape)
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(*shape)
+    if bias is not None:
+        y = y + bias.reshape(*shape)
+    return y
+
+
+# ---- embedding -----------------------------------------------------------------------------------
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float = 2.0,  # noqa: A002
+              scale_grad_by_freq: bool = False, sparse: bool = False):
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer indices of any shape: the
+    result has the indices' shape plus (dim,). A composite: indexing, whose backward adds each
+    position's gradient into its row. The ``padding_idx`` row gets no gradient; ``max_norm``
+    rescales, in place, the picked rows whose norm exceeds it (as PyTorch)."""
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not "
+                                  "supported")
+    _check_tensor(weight, "embedding")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be (num_embeddings, dim), got {weight.shape}")
+    idx = input.numpy() if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers (int64), got dtype {idx.dtype}")
+    v = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= v):
+        raise IndexError(f"embedding: indices must lie in [0, {v}), got min {idx.min()} max "
+                         f"{idx.max()}")
+    idx = np.array(idx, dtype=np.int64)
+    if max_norm is not None:
+        _embedding_renorm_(weight, idx, float(max_norm), float(norm_type))
+    out = weight[idx]
+    if padding_idx is not None and out.requires_grad:
+        pad = padding_idx + v if padding_idx < 0 else padding_idx
+        keep = idx != pad
+        if not keep.all():  # the padding positions read the row but pass no gradient back
+            out = where(keep[..., None], out, out.detach())
+    return out
+
+
+def _embedding_renorm_(weight, idx, max_norm, norm_type):
+    rows = np.unique(idx)
+    w = weight.numpy()[rows].astype(np.float64)
+    norms = np.linalg.norm(w, ord=norm_type, axis=1)
+    big = norms > max_norm
+    if big.any():
+        arr = np.array(weight.numpy())
+        arr[rows[big]] = (w[big] * (max_norm / (norms[big] + 1e-7))[:, None]).astype(arr.dtype)
+        weight.data = weight.backend.asarray(arr)
+        mark_modified(weight)
+
+
+# ---- resampling and adaptive pooling -------------------------------------------------------------
+
+
+def _take(x, axis: int, idx: np.ndarray):
+    return x[(slice(None),) * axis + (idx,)]
+
+
+def interpolate(input, size=None, scale_factor=None, mode: str = "nearest",  # noqa: A002
+                align_corners=None, recompute_scale_factor=None, antialias: bool = False):
+    """Resize the spatial dims of (N, C, L) or (N, C, H, W), as PyTorch: modes "nearest",
+    "nearest-exact", "linear" (3-D), "bilinear" (4-D) and "area" (adaptive average pooling).
+    Composites: integer-factor nearest is a broadcast (expand + reshape); the others gather
+    rows and columns by index and blend them with constant weights."""
+    _check_tensor(input, "interpolate", floating=True)
+    nsp = input.ndim - 2
+    if nsp not in (1, 2):
+        raise NotImplementedError(f"interpolate: (N, C, L) or (N, C, H, W) inputs, got shape "
+                                  f"{input.shape}")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias is not supported")
+    linear_modes = {1: "linear", 2: "bilinear"}
+    if mode not in ("nearest", "nearest-exact", "area", linear_modes[nsp]):
+        raise NotImplementedError(f"interpolate: mode {mode!r} for a {input.ndim}-D input; "
+                                  f"supported: 'nearest', 'nearest-exact', 'area', "
+                                  f"{linear_modes[nsp]!r}")
+    if align_corners is not None and mode != linear_modes[nsp]:
+        raise ValueError("interpolate: align_corners only goes with the linear modes")
+    in_sizes = input.shape[2:]
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    if size is not None:
+        out_sizes = (size,) * nsp if isinstance(size, (int, np.integer)) else tuple(size)
+        scales = [i / o for i, o in zip(in_sizes, out_sizes)]
+    else:
+        sf = (scale_factor,) * nsp if isinstance(scale_factor, (int, float)) \
+            else tuple(scale_factor)
+        out_sizes = tuple(int(np.floor(i * f)) for i, f in zip(in_sizes, sf))
+        scales = ([i / o for i, o in zip(in_sizes, out_sizes)] if recompute_scale_factor
+                  else [1.0 / f for f in sf])
+    if len(out_sizes) != nsp or min(out_sizes) < 1:
+        raise ValueError(f"interpolate: output size {out_sizes} for input {input.shape}")
+    if mode == "area":
+        return (adaptive_avg_pool1d if nsp == 1 else adaptive_avg_pool2d)(input, out_sizes)
+    x = input
+    if mode == "nearest" and all(o % i == 0 and s * (o // i) == 1.0
+                                 for i, o, s in zip(in_sizes, out_sizes, scales)):
+        # every input element repeated f times along each axis: a broadcast, backward a sum
+        lead = x.shape[:2]
+        inter, final = list(lead), list(lead)
+        for i, o in zip(in_sizes, out_sizes):
+            inter += [i, 1]
+            final += [i, o // i]
+        y = x.reshape(*inter).expand(*final)
+        return y.reshape(*lead, *out_sizes)
+    for k, (i, o, s) in enumerate(zip(in_sizes, out_sizes, scales)):
+        ax = 2 + k
+        dst = np.arange(o, dtype=np.float64)
+        if mode == "nearest":
+            x = _take(x, ax, np.minimum(np.floor(dst * s).astype(np.int64), i - 1))
+        elif mode == "nearest-exact":
+            x = _take(x, ax, np.minimum(np.floor((dst + 0.5) * s).astype(np.int64), i - 1))
+        else:
+            if align_corners:
+                src = dst * ((i - 1) / (o - 1)) if o > 1 else np.zeros(o)
+            else:
+                src = np.maximum((dst + 0.5) * s - 0.5, 0.0)
+            i0 = np.minimum(np.floor(src).astype(np.int64), i - 1)
+            i1 = np.minimum(i0 + 1, i - 1)
+            lam = (src - i0).astype(x.dtype).reshape((o,) + (1,) * (x.ndim - 1 - ax))
+            x = _take(x, ax, i0) * (1.0 - lam) + _take(x, ax, i1) * lam
+    return x
+
+
+def _pool_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:
+    """(n_out, n_in): row i averages input [floor(i n_in / n_out), ceil((i+1) n_in / n_out))."""
+    m = np.zeros((n_out, n_in), dtype)
+    for i in range(n_out):
+        a, b = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        m[i, a:b] = 1.0 / (b - a)
+    return m
+
+
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    """Average pooling to a fixed output size (oh, ow) (None keeps that input size), with
+    PyTorch's windows [floor(i H / oh), ceil((i+1) H / oh)). When the sizes divide, the fused
+    avg_pool2d; otherwise two matmuls with constant averaging matrices."""
+    _check_tensor(input, "adaptive_avg_pool2d", floating=True)
+    if input.ndim not in (3, 4):
+        raise ValueError(f"adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), got "
+                         f"{input.shape}")
+    if input.ndim == 3:
+        return adaptive_avg_pool2d(input.unsqueeze(0), output_size).squeeze(0)
+    n, c, h, w = input.shape
+    os_ = (output_size, output_size) if isinstance(output_size, (int, np.integer)) \
+        else tuple(output_size)
+    oh, ow = (h if os_[0] is None else int(os_[0])), (w if os_[1] is None else int(os_[1]))
+    if oh < 1 or ow < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output size must be positive, got {(oh, ow)}")
+    if (oh, ow) == (h, w):
+        return input
+    if h % oh == 0 and w % ow == 0:
+        return avg_pool2d(input, (h // oh, w // ow))
+    mw = Tensor(_pool_matrix(w, ow, input.dtype).T.copy(), device=input.device)
+    mh = Tensor(_pool_matrix(h, oh, input.dtype).T.copy(), device=input.device)
+    y = input.reshape(n * c * h, w) @ mw                                 # (n c h, ow)
+    y = y.reshape(n * c, h, ow).transpose(1, 2).reshape(n * c * ow, h) @ mh  # (n c ow, oh)
+    return y.reshape(n, c, ow, oh).transpose(2, 3)
+
+
+def adaptive_avg_pool1d(input, output_size):  # noqa: A002
+    """adaptive_avg_pool2d over (N, C, L)."""
+    _check_tensor(input, "adaptive_avg_pool1d", floating=True)
+    if input.ndim != 3:
+        raise ValueError(f"adaptive_avg_pool1d: input must be (N, C, L), got {input.shape}")
+    o = output_size if isinstance(output_size, (int, np.integer)) else output_size[0]
+    return adaptive_avg_pool2d(input.unsqueeze(2), (1, o)).squeeze(2)
+
+
+# ---- attention -----------------------------------------------------------------------------------
+
+
+def _attention(q, k, v, mask=None, dropout_p: float = 0.0, training: bool = True, scale=None):
+    """softmax(q k^T scale + mask) v over (B, L, E) x (B, S, E) x (B, S, Ev); ``mask`` is
+    additive (-inf where a query may not attend), broadcastable to (B, L, S). Returns the
+    output and the attention weights."""
+    scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else scale
+    scores = (q * scale) @ k.transpose(1, 2)
+    if mask is not None:
+        scores = scores + mask
+    attn = softmax(scores, -1)
+    if dropout_p and training:
+        attn = dropout(attn, dropout_p, True)
+    return attn @ v, attn
+
+
+def _additive_mask(mask, dtype, device, allow_true: bool):
+    """A mask as an additive float Tensor: a bool mask becomes 0 where attention is allowed and
+    -inf where it is not (True allows with ``allow_true``, as scaled_dot_product_attention;
+    True forbids otherwise, as MultiheadAttention); a float mask is added as it is."""
+    if isinstance(mask, Tensor) and mask.dtype.kind == "f":
+        return mask
+    m = mask.numpy() if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype == bool:
+        forbidden = ~m if allow_true else m
+        return Tensor(np.where(forbidden, -np.inf, 0.0).astype(dtype), device=device)
+    return Tensor(m.astype(dtype), device=device)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale=None):
+    """softmax(Q K^T / sqrt(E) + mask) V over (..., L, E), (..., S, E), (..., S, Ev), as
+    ``torch.nn.functional.scaled_dot_product_attention``: a bool ``attn_mask`` is True where a
+    query may attend, a float one is added to the scores; ``is_causal`` masks the future.
+    A composite of matmul, softmax and (with ``dropout_p``) dropout."""
+    _check_tensor(query, "scaled_dot_product_attention", floating=True)
+    if query.ndim < 2 or key.ndim != query.ndim or value.ndim != query.ndim:
+        raise ValueError(f"scaled_dot_product_attention: query, key and value need the same "
+                         f"number (>= 2) of dims, got {query.shape}, {key.shape}, {value.shape}")
+    lead = query.shape[:-2]
+    L, S = query.shape[-2], key.shape[-2]
+    q = query.reshape(-1, L, query.shape[-1])
+    k = key.reshape(-1, S, key.shape[-1])
+    v = value.reshape(-1, S, value.shape[-1])
+    mask = None
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not "
+                             "both")
+        mask = _additive_mask(np.tril(np.ones((L, S), bool)), query.dtype, query.device, True)
+    elif attn_mask is not None:
+        mask = _additive_mask(attn_mask, query.dtype, query.device, True)
+        if mask.ndim > 2:
+            mask = mask.expand(*lead, L, S).reshape(-1, L, S)
+    out, _ = _attention(q, k, v, mask, dropout_p, True, scale)
+    return out.reshape(*lead, L, value.shape[-1])

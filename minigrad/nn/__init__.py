@@ -2,28 +2,67 @@
 
 from .. import functional
 from . import init, utils
+from .activation import GELU, LogSoftmax, Mish, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .attention import MultiheadAttention
 from .layers import (
-    RNN,
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
     AvgPool2d,
     Conv1d,
     Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
     Dropout,
+    ElmanRNN,
+    Embedding,
     Flatten,
+    Identity,
     Linear,
     MaxPool1d,
     MaxPool2d,
-    ReLU,
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
     Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
+    Unflatten,
+    Upsample,
     l1_penalty,
     l2_penalty,
 )
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module, Parameter
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 
 __all__ = [
-    "Module", "Parameter", "Linear", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool2d",
-    "Dropout", "Flatten", "ReLU", "Sigmoid", "Tanh", "Softmax", "Sequential", "RNN",
-    "l1_penalty", "l2_penalty", "init", "utils", "functional",
+    "Module", "Parameter", "Linear", "Identity", "Flatten", "Unflatten", "Dropout",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
+    "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
+    "Embedding", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
+    "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "GELU", "Mish",
+    "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "ElmanRNN",
+    "MultiheadAttention",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+    "BCEWithLogitsLoss", "KLDivLoss",
+    "l1_penalty", "l2_penalty", "init", "functional", "utils",
 ]
+
+
+def __getattr__(name):
+    # nn.parallel (DistributedDataParallel) loads on first use, as in PyTorch
+    if name == "parallel":
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'minigrad.nn' has no attribute {name!r}")

@@ -47,6 +47,10 @@ def constant_(t: Tensor, value: float) -> Tensor:
     return _set(t, np.full(t.shape, value))
 
 
+def ones_(t: Tensor) -> Tensor:
+    return _set(t, np.ones(t.shape))
+
+
 def glorot_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot (Xavier) uniform, the lecture's formula: w ~ U(-sqrt(6/(n_in+n_out)), +sqrt(...))."""
     fan_in, fan_out = _fans(t)
@@ -55,6 +59,15 @@ def glorot_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
 
 
 xavier_uniform_ = glorot_uniform_
+
+
+def glorot_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot (Xavier) normal: w ~ N(0, 2 / (n_in + n_out))."""
+    fan_in, fan_out = _fans(t)
+    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+xavier_normal_ = glorot_normal_
 
 
 def kaiming_uniform_(t: Tensor, a: float = 0.0, nonlinearity: str = "relu") -> Tensor:
@@ -69,6 +82,14 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, nonlinearity: str = "relu") -> T
         gain = 1.0
     bound = gain * math.sqrt(3.0 / fan_in)
     return uniform_(t, -bound, bound)
+
+
+def kaiming_normal_(t: Tensor, a: float = 0.0, nonlinearity: str = "relu") -> Tensor:
+    """He normal: N(0, gain^2 / fan_in), the normal twin of :func:`kaiming_uniform_`."""
+    fan_in, _ = _fans(t)
+    gain = {"relu": math.sqrt(2.0), "leaky_relu": math.sqrt(2.0 / (1 + a * a))}.get(
+        nonlinearity, 1.0)
+    return normal_(t, 0.0, gain / math.sqrt(fan_in))
 
 
 def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
