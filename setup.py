@@ -1,7 +1,13 @@
 """Build script: the Cython kernels of the tensor engine and the OpenCL sources as package data.
 
-Compiler directives live here, once. ``MINIGRAD_DEBUG=1`` at build time turns bounds checks and
-wraparound back on, for hunting an out-of-bounds index in a kernel.
+Compiler directives live here, once. ``MINIGRAD_BOUNDSCHECK=1`` (or its older name
+``MINIGRAD_DEBUG=1``) at build time turns Cython's boundscheck, wraparound and initializedcheck back
+on, for hunting an out-of-bounds index in a kernel: an index error then raises IndexError instead
+of reading or writing past a buffer (CI runs the kernel tests once with such a build).
+
+Cython regenerates a .c file only when it is older than its .pyx, whatever the directives; so a
+bounds-checked build writes its C and objects under build/boundscheck/, always regenerated, and
+never shares them with (or leaves them to) the normal build.
 """
 
 import os
@@ -11,7 +17,8 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-debug = os.environ.get("MINIGRAD_DEBUG", "0") == "1"
+# MINIGRAD_DEBUG is the older name of the switch; either one turns the checks on.
+debug = any(os.environ.get(v, "0") == "1" for v in ("MINIGRAD_BOUNDSCHECK", "MINIGRAD_DEBUG"))
 openmp = [] if sys.platform == "darwin" else ["-fopenmp"]
 
 directives = {
@@ -52,6 +59,9 @@ setup(
     # minigrad/kernels/*.cl so a wheel finds them next to the code.
     package_dir={"minigrad.kernels": "kernels"},
     package_data={"minigrad.kernels": ["*.cl", "*.h"], "minigrad.backends": ["*.pyx", "*.pxd"]},
-    ext_modules=cythonize(extensions, compiler_directives=directives, annotate=False),
+    ext_modules=cythonize(extensions, compiler_directives=directives, annotate=False,
+                          **({"build_dir": "build/boundscheck/cython", "force": True} if debug
+                             else {})),
+    options={"build": {"build_base": "build/boundscheck"}} if debug else {},
     zip_safe=False,
 )
