@@ -55,7 +55,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Heavier parts load on first use, so `import minigrad` stays quick.
     import importlib
-    if name in ("nn", "optim", "data", "testing", "train", "check"):
+    if name in ("nn", "optim", "data", "testing", "train", "check", "autograd", "distributed"):
         return importlib.import_module(f".{name}", __name__)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".io", __name__), name)

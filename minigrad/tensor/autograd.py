@@ -146,11 +146,16 @@ class Function:
         return isinstance(t, TensorBase) and t.requires_grad
 
 
-def backprop(root: TensorBase, g) -> None:
+def backprop(root: TensorBase, g, retain_graph: bool = True, capture=None) -> None:
     """Reverse-mode sweep: topological order by an iterative DFS (no recursion limit), then each
     Function's backward; gradients reaching a tensor along several paths are summed (the
     multivariate chain rule), and a gradient in a broadcast shape is summed back to the input's
-    shape (the input was used at every broadcast position)."""
+    shape (the input was used at every broadcast position).
+
+    ``retain_graph=False`` marks the graph's Functions as used, so that a second backward through
+    them raises (PyTorch's rule). ``capture``: a dict {id(tensor): None} of tensors whose
+    gradients are wanted (``autograd.grad``); they are returned in it, and no ``.grad`` is
+    touched."""
     order: list = []
     # Mark a tensor when it is expanded, not when it is pushed: a tensor pushed early can be
     # reached again by a longer path (y = a + f(a)) and must then be finished after that path,
@@ -177,10 +182,19 @@ def backprop(root: TensorBase, g) -> None:
         if g is None:
             continue
         ctx = t._ctx
-        if ctx is None or t._retain:
+        if capture is not None:
+            if id(t) in capture:
+                capture[id(t)] = g
+            if ctx is None:
+                continue
+        elif ctx is None or t._retain:
             _store_grad(t, g)
             if ctx is None:
                 continue
+        if getattr(ctx, "_freed", False):
+            raise RuntimeError(
+                f"backward through {type(ctx).__name__} a second time: its graph was used by a "
+                f"backward already; pass retain_graph=True to the first backward() to keep it")
         for p in ctx.inputs:
             if isinstance(p, TensorBase) and p._version > ctx.clock:
                 raise RuntimeError(
@@ -189,6 +203,8 @@ def backprop(root: TensorBase, g) -> None:
                     f"pass: its gradient would be computed from the new values. Run the forward "
                     f"again after modifying it (optimizer.step() after loss.backward()).")
         in_grads = ctx.backward(g)
+        if not retain_graph:
+            ctx._freed = True
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         for p, pg in zip(ctx.inputs, in_grads):

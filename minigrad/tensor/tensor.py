@@ -269,9 +269,11 @@ class Tensor(TensorBase):
 
     # ---- backpropagation -------------------------------------------------------------------
 
-    def backward(self, gradient: Tensor | None = None) -> None:
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None) -> None:
         """Backpropagate from this tensor: add d self / d leaf into ``leaf.grad`` for every leaf
-        that requires gradients. A non-scalar tensor needs ``gradient`` (d loss / d self)."""
+        that requires gradients. A non-scalar tensor needs ``gradient`` (d loss / d self).
+        As in PyTorch, the graph can be walked once; ``retain_graph=True`` keeps it for
+        another backward."""
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: no input of "
                                "its graph has requires_grad=True (or it was made under no_grad)")
@@ -292,7 +294,7 @@ class Tensor(TensorBase):
             if tuple(g.shape) != self.shape:
                 raise ValueError(f"gradient shape {tuple(g.shape)} does not match the tensor's "
                                  f"shape {self.shape}")
-        backprop(self, g)
+        backprop(self, g, retain_graph=bool(retain_graph))
 
     # ---- elementwise: the rule book ----------------------------------------------------------
 

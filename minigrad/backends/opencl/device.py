@@ -8,6 +8,7 @@ through the host except ``asarray`` / ``to_numpy`` (and index arithmetic, which 
 """
 
 import builtins
+import threading
 from numbers import Number
 
 import numpy as np
@@ -25,7 +26,7 @@ _STORED = tuple(np.dtype(t) for t in (np.bool_, np.int8, np.uint8, np.int16, np.
                                       np.float16))
 _LOCAL = 64            # work-group size of the 1-D elementwise launches
 _MAX_DIMS = 8          # shapes and strides travel as OpenCL int8 vectors
-_pool = {}
+_pool = threading.local()   # .by_context: context id -> this thread's memory pool
 _local1d_sizes = {}     # context id -> work-group size of 1-D launches
 
 
@@ -44,13 +45,15 @@ def _queue():
 
 
 def _allocator():
-    """A memory pool: a training step allocates the same sizes every iteration."""
+    """A memory pool: a training step allocates the same sizes every iteration. One per thread:
+    pyopencl's pool is not meant to be shared, and arrays are mostly freed by the thread that
+    made them."""
     key = id(runtime.get_context())
-    if key not in _pool:
+    pools = getattr(_pool, "by_context", None)
+    if pools is None or key not in pools:
         from pyopencl.tools import ImmediateAllocator, MemoryPool
-        _pool.clear()
-        _pool[key] = MemoryPool(ImmediateAllocator(_queue()))
-    return _pool[key]
+        _pool.by_context = pools = {key: MemoryPool(ImmediateAllocator(_queue()))}
+    return pools[key]
 
 
 def _empty(shape, dtype):
