@@ -25,6 +25,7 @@ if __package__ in (None, ""):                   # run as a script: make "benchma
     __package__ = "benchmarks"                  # noqa: A001
 
 from benchmarks.bench_conv import bench_conv  # noqa: E402
+from benchmarks.bench_distributed import bench_distributed  # noqa: E402
 from benchmarks.bench_opencl import bench_opencl  # noqa: E402
 from benchmarks.bench_optim import bench_optim  # noqa: E402
 from benchmarks.bench_scalar import bench_scalar  # noqa: E402
@@ -39,6 +40,8 @@ GROUPS = {
     "scalar": ("5. scalar engine vs micrograd (~120k nodes, gc enabled)", bench_scalar),
     "opencl": ("6. OpenCL engine", bench_opencl),
     "optim": ("7. optimizer step, float32", bench_optim),
+    "distributed": ("8. distributed: all-reduce over MPI, CNN step at 1 and 2 ranks",
+                    bench_distributed),
 }
 RESULTS = HERE / "results.json"
 

@@ -110,17 +110,38 @@ def _cmd_train(args) -> int:
                 print(f"minigrad train: no OpenCL device: {runtime.why_unavailable()}",
                       file=sys.stderr)
                 return 2
+    lead = True                 # the process that prints and saves (rank 0 of a distributed run)
+    if args.distributed:
+        from . import distributed as dist
+        try:
+            dist.init_process_group("mpi")
+        except ImportError as e:
+            print(f"minigrad train --distributed: {e}", file=sys.stderr)
+            return 2
+        lead = dist.get_rank() == 0
+        n = dist.get_world_size()
+        if lead:
+            print(f"distributed: {n} rank(s) over MPI, batch size {args.batch_size} per rank, "
+                  f"{n * args.batch_size} per step")
     net, hist = train_digits(args.model, epochs=args.epochs, batch_size=args.batch_size,
                              lr=args.lr, optimizer=args.optimizer, seed=args.seed,
-                             device=args.device, progress=not args.no_progress)
-    print(net)
-    print(f"final test accuracy {hist.test_accuracy[-1]:.2%} after {len(hist.test_accuracy)} "
-          f"epochs in {hist.seconds:.1f} s")
-    if args.save:
-        from .io import save
-        save(net.state_dict(), args.save)
-        print(f"saved to {args.save}")
+                             device=args.device, progress=not args.no_progress,
+                             log=print if lead else _quiet, distributed=args.distributed)
+    if lead:
+        print(net)
+        print(f"final test accuracy {hist.test_accuracy[-1]:.2%} after "
+              f"{len(hist.test_accuracy)} epochs in {hist.seconds:.1f} s")
+        if args.save:
+            from .io import save
+            save(net.state_dict(), args.save)
+            print(f"saved to {args.save}")
+    if args.distributed:
+        dist.destroy_process_group()
     return 0
+
+
+def _quiet(*args, **kwargs) -> None:
+    pass
 
 
 def _cmd_check(args) -> int:
@@ -192,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--device", default="cpu", help="cpu or opencl")
     r.add_argument("--save", help="save the trained weights (.npz) to this path")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of mpiexec (mpiexec -n N minigrad train "
+                   "--distributed): each rank takes --batch-size samples of every step, rank 0 "
+                   "prints and saves")
     r.set_defaults(fn=_cmd_train)
 
     c = sub.add_parser("check", help="agreement table of the engines, op by op")

