@@ -40,7 +40,7 @@ __kernel void max_pool2d_kernel(__global real *y, __global long *idx, __global c
         for (int ki = 0; ki < KH; ++ki)
             for (int kj = 0; kj < KW; ++kj) {
                 const long at = (long)(h0 + ki) * W + w0 + kj;
-                if (xp[at] > m) { m = xp[at]; best = at; }
+                if (xp[at] > m || (isnan(xp[at]) && !isnan(m))) { m = xp[at]; best = at; }
             }
         y[o + ow] = m;
         idx[o + ow] = best;

@@ -206,7 +206,7 @@ def _sigmoid(xp, x):
 
 SIGMOID = _builtin("sigmoid", _sigmoid, lambda xp, x, y: y * (1.0 - y),
                    "y = 1/(1+e^-x);  dy/dx = y(1-y)")
-RELU = _builtin("relu", lambda xp, x: xp.maximum(x, 0.0),
+RELU = _builtin("relu", lambda xp, x: xp.maximum(x, 0),
                 lambda xp, x, y: xp.where(x > 0, 1.0, 0.0),
                 "y = max(0, x);  dy/dx = [x > 0]  (0 at the kink, as PyTorch)", integer=True)
 ABS = _builtin("abs", lambda xp, x: xp.abs(x), lambda xp, x, y: xp.sign(x),

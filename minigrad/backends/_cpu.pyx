@@ -229,6 +229,8 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] cols, int kh, int kw
         j = r % kw
         lo = _lo(j, sw, pw)
         up = _hi(j, sw, pw, W, ow)
+        if lo > ow:   # a kernel wider than input + padding: no valid column in this tap
+            lo = ow
         if up < lo:
             up = lo
         for n in range(N):
@@ -299,6 +301,7 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out,
     cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j, r
     cdef floating v, m
     cdef int64_t cand
+    cdef bint take
     for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
         c = p % C
@@ -316,8 +319,10 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out,
                         v = x[n, c, r, b * sw + j]
                         m = out[n, c, a, b]
                         cand = r * W + b * sw + j
-                        idx[n, c, a, b] = cand if v > m else idx[n, c, a, b]
-                        out[n, c, a, b] = v if v > m else m
+                        # NaN wins (as in numpy and PyTorch): v != v is NaN, m == m is not
+                        take = v > m or (v != v and m == m)
+                        idx[n, c, a, b] = cand if take else idx[n, c, a, b]
+                        out[n, c, a, b] = v if take else m
 
 
 def max_pool2d_vjp(const floating[:, :, :, :] g, const int64_t[:, :, :, ::1] idx,

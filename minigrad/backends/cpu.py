@@ -191,7 +191,7 @@ def conv2d(x, w, b, stride, padding):
     n = x.shape[0]
     o, _, kh, kw = w.shape
     cols, oh, ow = _im2col(x, kh, kw, stride, padding)
-    y = _c(w).reshape(o, -1) @ cols  # (O, N*OH*OW)
+    y = _c(w).reshape(o, cols.shape[0]) @ cols  # (O, N*OH*OW)
     if b is not None:
         y += b.reshape(o, 1)
     # (O, N, OH, OW) -> (N, O, OH, OW). One copy here saves one in every kernel downstream
@@ -208,7 +208,7 @@ def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
     gr = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
     gx = gw = None
     if need_x:
-        dcols = _c(w).reshape(o, -1).T @ gr  # (C*kh*kw, N*OH*OW)
+        dcols = _c(w).reshape(o, c * kh * kw).T @ gr  # (C*kh*kw, N*OH*OW)
         gx = np.zeros(x_shape, dtype=g.dtype)
         _cpu.col2im(dcols, gx, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
     if need_w:
@@ -255,24 +255,41 @@ def avg_pool2d_vjp(g, x_shape, kernel, stride):
 
 
 def _flat(a):
-    if not a.flags.c_contiguous:
-        raise ValueError("optimizer state must be contiguous")
-    return a.reshape(-1)
+    return a.reshape(-1)   # callers pass contiguous arrays (see _in_place)
 
 
+def _in_place(kernel):
+    """Run an in-place update kernel on flat contiguous buffers: a parameter made with
+    from_numpy of a transposed view is updated through a contiguous copy, written back."""
+    def step(p, g, *state_and_args):
+        if not p.flags.writeable:
+            raise ValueError(f"cannot update a read-only array of shape {p.shape} in place "
+                             f"(a tensor made with from_numpy of a read-only array)")
+        work = p if p.flags.c_contiguous else np.ascontiguousarray(p)
+        kernel(work, _c(g), *state_and_args)
+        if work is not p:
+            p[...] = work
+    step.__name__, step.__doc__ = kernel.__name__, kernel.__doc__
+    return step
+
+
+@_in_place
 def sgd_step(p, g, buf, lr, momentum, nesterov, weight_decay, first=False):
-    _cpu.sgd_step(_flat(p), _c(g).reshape(-1), _flat(buf) if buf is not None else _flat(p),
+    _cpu.sgd_step(_flat(p), _flat(g), _flat(buf) if buf is not None else _flat(p),
                   lr, momentum, nesterov, weight_decay, first)
 
 
+@_in_place
 def adam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
-    _cpu.adam_step(_flat(p), _c(g).reshape(-1), _flat(m), _flat(v), lr, beta1, beta2, eps,
+    _cpu.adam_step(_flat(p), _flat(g), _flat(m), _flat(v), lr, beta1, beta2, eps,
                    weight_decay, step)
 
 
+@_in_place
 def adagrad_step(p, g, s, lr, eps, weight_decay):
-    _cpu.adagrad_step(_flat(p), _c(g).reshape(-1), _flat(s), lr, eps, weight_decay)
+    _cpu.adagrad_step(_flat(p), _flat(g), _flat(s), lr, eps, weight_decay)
 
 
+@_in_place
 def rmsprop_step(p, g, s, lr, alpha, eps, weight_decay):
-    _cpu.rmsprop_step(_flat(p), _c(g).reshape(-1), _flat(s), lr, alpha, eps, weight_decay)
+    _cpu.rmsprop_step(_flat(p), _flat(g), _flat(s), lr, alpha, eps, weight_decay)

@@ -291,11 +291,15 @@ def matmul(a, b, trans_a=False, trans_b=False):
 
 
 def log_softmax(x):
+    if x.size == 0:
+        return x.copy()
     z = x - x.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 def softmax(x):
+    if x.size == 0:
+        return x.copy()
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -384,8 +388,9 @@ def max_pool2d_vjp(g, idx, x_shape):
     """each window's gradient goes whole to its arg-max (added where windows overlap)"""
     n, c, h, w = x_shape
     dx = np.zeros((n * c, h * w), dtype=g.dtype)
+    per_plane = idx.shape[2] * idx.shape[3]
     planes = np.arange(n * c).reshape(-1, 1)
-    np.add.at(dx, (planes, idx.reshape(n * c, -1)), g.reshape(n * c, -1))
+    np.add.at(dx, (planes, idx.reshape(n * c, per_plane)), g.reshape(n * c, per_plane))
     return dx.reshape(x_shape)
 
 

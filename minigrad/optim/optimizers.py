@@ -176,6 +176,9 @@ class Optimizer:
                     # gradient of another size (it was assigned by hand)
                     raise ValueError(f"parameter of shape {p.shape} ({p.dtype}) has a gradient "
                                      f"of shape {p.grad.shape} ({p.grad.dtype})")
+                if isinstance(p.data, np.ndarray) and not p.data.flags.writeable:
+                    raise ValueError(f"parameter of shape {p.shape} is read-only (made with "
+                                     f"from_numpy of a read-only array): it cannot be updated")
                 todo.append((p, group))
         with no_grad():
             for p, group in todo:

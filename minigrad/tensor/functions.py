@@ -44,13 +44,24 @@ def _promote(be, xs, integer: bool):
         elif fdt is None:
             fdt = d
     if not ints or (integer and fdt is None and not pyfloat):
-        return xs
+        return _wrap_ints(xs) if ints else xs
     target = fdt if fdt is not None else _F32
     return tuple(be.astype(x, target) if getattr(x, "dtype", None) is not None
                  and x.dtype.kind in "biu" else x for x in xs)
 
 
 _F32 = np.dtype(np.float32)
+
+
+def _wrap_ints(xs):
+    """A Python int outside an integer tensor's range wraps around, as in PyTorch (uint8 * -1
+    is 255): numpy would raise OverflowError."""
+    dt = next(x.dtype for x in xs if getattr(x, "dtype", None) is not None)
+    if dt.kind not in "iu":
+        return xs
+    info = np.iinfo(dt)
+    return tuple(np.array(x).astype(dt) if type(x) is int and not info.min <= x <= info.max
+                 else x for x in xs)
 
 
 # ---- elementwise: every rule ------------------------------------------------------------------
@@ -352,7 +363,10 @@ def _to_rows(be, x, dim):
     else:
         perm = None
     moved = _shape(x)
-    return be.reshape(x, (-1, shape[dim])), perm, moved
+    rows = 1
+    for k in moved[:-1]:
+        rows *= k
+    return be.reshape(x, (rows, shape[dim])), perm, moved   # (-1 cannot stand for 0 rows)
 
 
 def _from_rows(be, y, perm, moved):

@@ -108,7 +108,8 @@ class Tensor(TensorBase):
         be = backends.get(device)
         arr = _to_array(data, dtype)
         src = data.data if isinstance(data, Tensor) else data
-        if isinstance(src, np.ndarray) and np.may_share_memory(arr, src):
+        if isinstance(src, np.ndarray) and (np.may_share_memory(arr, src)
+                                            or not arr.flags.writeable):
             # Like torch.tensor: a copy, so updating the tensor (an optimizer step) never
             # changes the caller's array or tensor. from_numpy() is the sharing constructor.
             arr = arr.copy()
@@ -548,6 +549,13 @@ class Tensor(TensorBase):
         """Limit values to [min, max]; the gradient is 0 where a value was clipped."""
         if min is None and max is None:
             raise ValueError("clip needs min or max")
+        if self.dtype.kind in "iub":
+            if any(isinstance(b, float) for b in (min, max)):
+                return self.float().clip(min, max)  # a float bound makes a float result (torch)
+            info = np.iinfo(self.dtype) if self.dtype.kind != "b" else np.iinfo(np.uint8)
+            # an integer bound outside the type's range stands for that end of the range
+            min = None if min is None else int(np.clip(int(min), info.min, info.max))
+            max = None if max is None else int(np.clip(int(max), info.min, info.max))
         return Fn.Clip.apply(self, lo=min, hi=max)
 
     clamp = clip
@@ -1341,7 +1349,7 @@ def from_numpy(a: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A Tensor with the numpy array's dtype (shares memory on the CPU)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy array, got {type(a).__name__}")
-    t = Tensor(a[:0].reshape(0) if a.size else a, requires_grad=False, dtype=a.dtype)
+    t = Tensor(np.zeros(0, dtype=a.dtype), requires_grad=False, dtype=a.dtype)
     t.data = a
     return t.requires_grad_(requires_grad) if requires_grad else t
 

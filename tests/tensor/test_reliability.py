@@ -238,3 +238,42 @@ def test_train_on_an_unknown_device_is_a_message_not_a_traceback():
         r = subprocess.run([sys.executable, "-m", "minigrad.cli", "train", "--device", "tpu",
                             "--epochs", "1"], capture_output=True, text=True, cwd=d)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "unknown device" in r.stderr
+
+
+# ---- found by tests/fuzz: each fixed, each kept here ----------------------------------------
+
+def test_fuzz_findings_stay_fixed():
+    assert minigrad.from_numpy(np.array(1.5)).shape == ()
+    ints = np.array([1, -2])
+    for device in ("cpu", "reference"):
+        assert minigrad.tensor(ints, device=device).relu().dtype == np.int64
+    u = minigrad.tensor(np.array([1, 200], np.uint8))
+    assert (u * -1).tolist() == [255, 56] and (u - 300).tolist() == [213, 156]  # torch wraps
+    assert u.clip(None, -3).tolist() == [0, 0] and u.clip(0.5, 2.5).dtype == np.float32
+    assert F.softmax(minigrad.zeros(3, 0), -1).shape == (3, 0)
+    assert F.log_softmax(minigrad.zeros(0), -1).shape == (0,)
+    assert F.conv2d(minigrad.zeros(1, 1, 3, 3), minigrad.zeros(0, 1, 2, 2)).shape == (1, 0, 2, 2)
+    # a kernel wider than input + one side's padding (im2col wrote past the row's end)
+    y = F.conv2d(minigrad.ones(1, 1, 1, 1), minigrad.ones(1, 1, 1, 5), padding=(0, 2))
+    assert y.tolist() == [[[[1.0]]]]
+    for device in ("cpu", "reference"):
+        x = minigrad.tensor([[[[1.0, np.nan], [0.5, 0.2]]]], requires_grad=True, device=device)
+        y = F.max_pool2d(x, 2)
+        y.sum().backward()
+        assert np.isnan(y.item()) and x.grad.numpy().ravel().tolist() == [0.0, 1.0, 0.0, 0.0]
+        e = minigrad.zeros(0, 1, 2, 2, requires_grad=True, device=device)
+        F.max_pool2d(e, 2).sum().backward()
+        assert np.isnan(F.cross_entropy(minigrad.zeros(0, 0, device=device),
+                                        np.zeros(0, np.int64)).item())
+    a = np.ones((3, 2), np.float32).T                      # a non-contiguous parameter
+    p = minigrad.from_numpy(a).requires_grad_()
+    p.grad = minigrad.ones(2, 3)
+    optim.Adam([p], lr=0.5).step()
+    assert np.allclose(a, 0.5)                             # updated through the shared memory
+    r = np.ones(2, np.float32)
+    r.flags.writeable = False
+    assert minigrad.tensor(r[:0]).data.flags.writeable     # tensor() copies read-only input
+    q = minigrad.from_numpy(r).requires_grad_()
+    q.grad = minigrad.ones(2)
+    with pytest.raises(ValueError, match="read-only"):
+        optim.SGD([q], lr=0.1).step()
