@@ -26,6 +26,7 @@ if __package__ in (None, ""):                   # run as a script: make "benchma
 
 from benchmarks.bench_conv import bench_conv  # noqa: E402
 from benchmarks.bench_distributed import bench_distributed  # noqa: E402
+from benchmarks.bench_nn import bench_nn  # noqa: E402
 from benchmarks.bench_opencl import bench_opencl  # noqa: E402
 from benchmarks.bench_optim import bench_optim  # noqa: E402
 from benchmarks.bench_scalar import bench_scalar  # noqa: E402
@@ -42,6 +43,7 @@ GROUPS = {
     "optim": ("7. optimizer step, float32", bench_optim),
     "distributed": ("8. distributed: all-reduce over MPI, CNN step at 1 and 2 ranks",
                     bench_distributed),
+    "nn": ("9. nn layers: BatchNorm CNN and LSTM training steps, float32, Adam", bench_nn),
 }
 RESULTS = HERE / "results.json"
 

@@ -282,7 +282,7 @@ def _check_reduction(reduction, allowed=_REDUCTIONS):
 def _reduce(loss, reduction: str):
     if reduction == "none":
         return loss
-    return loss.sum() if reduction == "sum" else loss.mean()
+    return sum(loss) if reduction == "sum" else mean(loss)
 
 
 def _targets(targets, shape, c: int, name: str, ignore_index=None):
@@ -460,13 +460,20 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100,  # noqa: A002
     return losses.sum() * (1.0 / total if total else float("nan"))  # all ignored: NaN, as torch
 
 
-def _target_like(target, input, name: str):
-    """The target as a Tensor on the input's device with the input's shape."""
+def _loss_args(input, target, name: str):  # noqa: A002
+    """The target with the input's shape: a Tensor on the input's device, or for an array of
+    Scalars (the scalar engine) an array; and the dtype's smallest normal number."""
+    if _is_scalars(input):
+        t = target if _is_scalars(target) else np.asarray(target, dtype=np.float64)
+        if t.shape != input.shape:
+            raise ValueError(f"{name}: input shape {input.shape} != target shape {t.shape}")
+        return t, float(np.finfo(np.float64).tiny)
+    _check_tensor(input, name, floating=True)
     if not isinstance(target, Tensor):
         target = Tensor(np.asarray(target, dtype=input.dtype), device=input.device)
     if target.shape != input.shape:
         raise ValueError(f"{name}: input shape {input.shape} != target shape {target.shape}")
-    return target
+    return target, float(np.finfo(input.dtype).tiny)
 
 
 def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002 - torch's name
@@ -491,8 +498,8 @@ def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002 - torch's na
 def l1_loss(input, target, reduction: str = "mean"):  # noqa: A002
     """|input - target|, reduced."""
     _check_reduction(reduction)
-    _check_tensor(input, "l1_loss", floating=True)
-    return _reduce((input - _target_like(target, input, "l1_loss")).abs(), reduction)
+    t, _ = _loss_args(input, target, "l1_loss")
+    return _reduce(abs(input - t), reduction)
 
 
 def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):  # noqa: A002
@@ -500,10 +507,10 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):  
     Written with m = min(|d|, beta) as 0.5 m^2 / beta + (|d| - m): no branch, and the
     gradient at |d| = beta is PyTorch's."""
     _check_reduction(reduction)
-    _check_tensor(input, "smooth_l1_loss", floating=True)
+    t, _ = _loss_args(input, target, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
-    d = (input - _target_like(target, input, "smooth_l1_loss")).abs()
+    d = abs(input - t)
     if beta == 0:
         return _reduce(d, reduction)
     m = minimum(d, float(beta))
@@ -513,10 +520,10 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):  
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):  # noqa: A002
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): smooth_l1_loss times delta."""
     _check_reduction(reduction)
-    _check_tensor(input, "huber_loss", floating=True)
+    t, _ = _loss_args(input, target, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
-    d = (input - _target_like(target, input, "huber_loss")).abs()
+    d = abs(input - t)
     m = minimum(d, float(delta))
     return _reduce(m * m * 0.5 + (d - m) * float(delta), reduction)
 
@@ -527,9 +534,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  
     read max(x, tiny), tiny the dtype's smallest normal number: no log(0), and no inf * 0 in
     the backward (in float32 the clamp is then log(tiny) = -87.3 rather than -100)."""
     _check_reduction(reduction)
-    _check_tensor(input, "binary_cross_entropy", floating=True)
-    t = _target_like(target, input, "binary_cross_entropy")
-    tiny = float(np.finfo(input.dtype).tiny)
+    t, tiny = _loss_args(input, target, "binary_cross_entropy")
     loss = -(t * maximum(log(maximum(input, tiny)), -100.0)
              + (1.0 - t) * maximum(log(maximum(1.0 - input, tiny)), -100.0))
     if weight is not None:
@@ -543,8 +548,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None,  # noqa: A002
     (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x), softplus(-x) = log1p(e^-|x|) + relu(-x).
     """
     _check_reduction(reduction)
-    _check_tensor(input, "binary_cross_entropy_with_logits", floating=True)
-    t = _target_like(target, input, "binary_cross_entropy_with_logits")
+    t, _ = _loss_args(input, target, "binary_cross_entropy_with_logits")
     sp = apply_rule("log1p", exp(-abs(input))) + relu(-input)
     lw = sp if pos_weight is None else ((pos_weight - 1.0) * t + 1.0) * sp
     loss = (1.0 - t) * input + lw
@@ -559,15 +563,15 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False):  #
     "batchmean" (sum / batch size) is the mathematical KL divergence; "mean" averages over
     every element, as PyTorch."""
     _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
-    _check_tensor(input, "kl_div", floating=True)
-    t = _target_like(target, input, "kl_div")
+    t, tiny = _loss_args(input, target, "kl_div")
+    plain = isinstance(t, np.ndarray) and not _is_scalars(t)  # numbers beside Scalars
     if log_target:
-        loss = exp(t) * (t - input)
+        loss = (np.exp(t) if plain else exp(t)) * (t - input)
     else:
         # t log t with 0 log 0 = 0: log of max(t, tiny) is finite, and t = 0 zeroes the term
-        loss = t * (log(maximum(t, float(np.finfo(input.dtype).tiny))) - input)
+        loss = t * ((np.log(np.maximum(t, tiny)) if plain else log(maximum(t, tiny))) - input)
     if reduction == "batchmean":
-        return loss.sum() / (input.shape[0] if input.ndim else 1)
+        return sum(loss) / float(input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)
 
 
@@ -900,6 +904,19 @@ def _blend_(buf: Tensor, new: Tensor, momentum: float) -> None:
     mark_modified(buf)
 
 
+def _centred(x, axes):
+    """mean(x), d = x - mean(x) and the biased variance mean(d^2) over ``axes``, written for
+    a cheap backward (measured: BatchNorm2d on (64, 32, 24, 24) about a fifth faster). The mean
+    is negated before an add, which passes its gradient through, where a sub would multiply the
+    whole gradient by -1; and d^2 is d times a constant copy of d, doubled (2 s - s is exactly
+    s): the same value and gradient (2 d) with one large multiplication and one addition fewer
+    than d * d."""
+    mean = x.mean(axes, keepdim=True)
+    d = x + (-mean)
+    sq = (d * d.detach()).mean(axes, keepdim=True)
+    return mean, d, sq * 2.0 - sq.detach()
+
+
 def _normalise(d, var, eps, scale_shape=None, weight=None, bias=None):
     """d / sqrt(var + eps), then * weight + bias (reshaped to ``scale_shape``)."""
     inv = (var + eps) ** -0.5
@@ -941,9 +958,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {input.shape}")
-        mean = input.mean(axes, keepdim=True)
-        d = input - mean
-        var = (d * d).mean(axes, keepdim=True)
+        mean, d, var = _centred(input, axes)
         if running_mean is not None:
             _blend_(running_mean, mean.reshape(c), momentum)
         if running_var is not None:
@@ -968,9 +983,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None,  # noqa: A002
     if k == 0 or input.shape[input.ndim - k:] != ns:
         raise ValueError(f"layer_norm: normalized_shape {ns} must be the last dims of the "
                          f"input, got input shape {input.shape}")
-    axes = tuple(range(input.ndim - k, input.ndim))
-    d = input - input.mean(axes, keepdim=True)
-    var = (d * d).mean(axes, keepdim=True)
+    _, d, var = _centred(input, tuple(range(input.ndim - k, input.ndim)))
     return _normalise(d, var, eps, None, weight, bias)
 
 
@@ -983,9 +996,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None,  # noqa: A002
         raise ValueError(f"group_norm: num_groups {num_groups} must divide the channels of an "
                          f"(N, C, ...) input, got shape {input.shape}")
     n, c = input.shape[:2]
-    g = input.reshape(n, num_groups, -1)
-    d = g - g.mean(2, keepdim=True)
-    var = (d * d).mean(2, keepdim=True)
+    _, d, var = _centred(input.reshape(n, num_groups, -1), (2,))
     y = (d * (var + eps) ** -0.5).reshape(*input.shape)
     shape = (1, c) + (1,) * (input.ndim - 2)
     if weight is not None:

@@ -145,3 +145,17 @@ def test_loss_module_errors_and_state():
     loss = nn.CrossEntropyLoss(weight=[1.0, 2.0])
     assert list(loss.state_dict()) == ["weight"]
     assert list(torch.nn.CrossEntropyLoss(weight=torch.ones(2)).state_dict()) == ["weight"]
+
+
+@pytest.mark.parametrize("name,kw", [("l1_loss", {}), ("smooth_l1_loss", {"beta": 0.7}),
+                                     ("huber_loss", {"delta": 0.4}), ("binary_cross_entropy", {}),
+                                     ("binary_cross_entropy_with_logits", {"pos_weight": 2.0}),
+                                     ("kl_div", {"reduction": "batchmean"}),
+                                     ("kl_div", {"log_target": True, "reduction": "sum"})])
+def test_elementwise_losses_on_the_scalar_engine(rng, name, kw):
+    """Composites of rules: the scalar engine computes the same loss and gradients."""
+    from minigrad.testing import assert_engines_agree
+    fn = getattr(F, name)
+    x = rng.random((3, 2)) * 0.9 + 0.05
+    t = rng.random((3, 2))
+    assert_engines_agree(lambda x: fn(x, t, **kw), [x])
