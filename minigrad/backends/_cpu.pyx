@@ -19,6 +19,12 @@ ctypedef fused floating:
     float
     double
 
+# Arg-max indices: 32-bit where a plane has fewer than 2^31 elements (twice the vector width,
+# measured: max_pool2d ran twice the instructions with 64-bit indices), 64-bit beyond.
+ctypedef fused index_t:
+    int
+    int64_t
+
 # When a parallel region pays. Elementwise and optimizer kernels are memory-bound: a second
 # thread gains little below ~1M elements, while the idle OpenMP threads it leaves behind keep
 # spinning (libgomp's default when another library, e.g. torch, loaded it first) and slow the next
@@ -290,7 +296,7 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int k
 # ---- pooling -----------------------------------------------------------------------------------
 
 def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out,
-               int64_t[:, :, :, ::1] idx, int kh, int kw, int sh, int sw):
+               index_t[:, :, :, ::1] idx, int kh, int kw, int sh, int sw):
     """out = max over each window; idx = flat index (h * W + w) of the arg-max (first max wins),
     64-bit: a plane may hold more than 2^31 elements.
 
@@ -300,7 +306,7 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out,
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3], p, n, c, a, b, i, j, r
     cdef floating v, m
-    cdef int64_t cand
+    cdef index_t cand
     cdef bint take
     for p in prange(N * C, nogil=True, schedule="static", num_threads=_gthreads(N * C * oh * ow)):
         n = p // C
@@ -309,7 +315,7 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out,
             r = a * sh
             for b in range(ow):
                 out[n, c, a, b] = x[n, c, r, b * sw]
-                idx[n, c, a, b] = r * W + b * sw
+                idx[n, c, a, b] = <index_t>(r * W + b * sw)
             for i in range(kh):
                 r = a * sh + i
                 for j in range(kw):
@@ -318,14 +324,14 @@ def max_pool2d(const floating[:, :, :, :] x, floating[:, :, :, ::1] out,
                     for b in range(ow):
                         v = x[n, c, r, b * sw + j]
                         m = out[n, c, a, b]
-                        cand = r * W + b * sw + j
+                        cand = <index_t>(r * W + b * sw + j)
                         # NaN wins (as in numpy and PyTorch): v != v is NaN, m == m is not
-                        take = v > m or (v != v and m == m)
+                        take = (v > m) | ((v != v) & (m == m))   # no branch: a select
                         idx[n, c, a, b] = cand if take else idx[n, c, a, b]
                         out[n, c, a, b] = v if take else m
 
 
-def max_pool2d_vjp(const floating[:, :, :, :] g, const int64_t[:, :, :, ::1] idx,
+def max_pool2d_vjp(const floating[:, :, :, :] g, const index_t[:, :, :, ::1] idx,
                     floating[:, :, ::1] dx):
     """dx (zeroed, shape (N*C, H, W) flattened planes) gets each window's whole gradient at its
     arg-max; overlapping windows add up."""

@@ -224,7 +224,8 @@ def max_pool2d(x, kernel, stride):
     oh = conv_out_size(h, kernel[0], stride[0], 0)
     ow = conv_out_size(w, kernel[1], stride[1], 0)
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
-    idx = np.empty((n, c, oh, ow), dtype=np.int64)
+    # 32-bit arg-max indices while a plane fits them (faster), 64-bit beyond
+    idx = np.empty((n, c, oh, ow), dtype=np.int32 if h * w < 2**31 else np.int64)
     _cpu.max_pool2d(x, out, idx, kernel[0], kernel[1], stride[0], stride[1])
     return out, idx
 

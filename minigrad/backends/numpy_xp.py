@@ -30,11 +30,26 @@ def _elementwise(f):
     return g
 
 
-try:  # pragma: no cover - depends on the environment
-    from scipy import special as _special
-    _erf, _erfc = _special.erf, _special.erfc
-except ImportError:  # pragma: no cover
-    _erf, _erfc = _elementwise(math.erf), _elementwise(math.erfc)
+def _special(name):
+    """SciPy's ``name`` when SciPy is installed (imported on first use: it is slow to import),
+    else math's, element by element."""
+    cache = {}
+
+    def f(x):
+        g = cache.get("f")
+        if g is None:
+            try:  # pragma: no cover - depends on the environment
+                from scipy import special
+                g = getattr(special, name)
+            except ImportError:  # pragma: no cover
+                g = _elementwise(getattr(math, name))
+            cache["f"] = g
+        return g(x)
+    f.__name__ = name
+    return f
+
+
+_erf, _erfc = _special("erf"), _special("erfc")
 
 
 class _Namespace:
