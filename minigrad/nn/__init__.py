@@ -2,7 +2,30 @@
 
 from .. import functional
 from . import init, utils
-from .activation import GELU, LogSoftmax, Mish, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .activation import (
+    CELU,
+    ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+)
 from .attention import MultiheadAttention
 from .layers import (
     AdaptiveAvgPool1d,
@@ -50,7 +73,9 @@ __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
     "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
     "Embedding", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
-    "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "GELU", "Mish",
+    "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "GELU", "Mish", "SiLU",
+    "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "LeakyReLU", "ELU", "CELU", "SELU",
+    "Hardtanh", "ReLU6", "Tanhshrink", "Softmin", "PReLU",
     "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "ElmanRNN",
     "MultiheadAttention",

@@ -235,11 +235,22 @@ def test_adaptive_avg_pool1d_and_area(rng):
 @pytest.mark.parametrize("name,args", [("ReLU", ()), ("Sigmoid", ()), ("Tanh", ()),
                                        ("Softmax", (1,)), ("LogSoftmax", (-1,)),
                                        ("Softplus", ()), ("Softplus", (2.0, 1.0)), ("GELU", ()),
-                                       ("GELU", ("tanh",)), ("Mish", ()), ("Identity", ())])
+                                       ("GELU", ("tanh",)), ("Mish", ()), ("Identity", ()),
+                                       ("SiLU", ()), ("Softsign", ()), ("LogSigmoid", ()),
+                                       ("Hardsigmoid", ()), ("Hardswish", ()), ("LeakyReLU", ()),
+                                       ("LeakyReLU", (0.2,)), ("ELU", ()), ("ELU", (0.5,)),
+                                       ("CELU", (0.7,)), ("SELU", ()), ("Hardtanh", (-2.0, 0.5)),
+                                       ("ReLU6", ()), ("Tanhshrink", ()), ("Softmin", (1,))])
 def test_activation_modules(rng, name, args):
     x = rng.standard_normal((3, 4)) * 3
     atol = 2e-7 if name == "GELU" and not args else 1e-10  # erf composite: |error| < 1.5e-7
     compare(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), [x], atol=atol)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_prelu(rng, n):
+    m, tm = twins(nn.PReLU, torch.nn.PReLU, n, 0.1)
+    compare(m, tm, [rng.standard_normal((2, 3, 4))])
 
 
 def test_flatten_unflatten(rng):
