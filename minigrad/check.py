@@ -88,14 +88,31 @@ def agreement_table(seed: int = 0, engines=None, cases=None):
                     if x is not None:
                         d = max_diffs(x, y)
                         ab, rel = max(ab, d[0]), max(rel, d[1])
-                tol = 1e-3 if "opencl" in (a, b) else 1e-8
+                tol = tolerance(f"{a}/{b}")
                 rows.append((name, f"{a}/{b}", ab, rel, ab <= tol or rel <= tol))
     return rows
 
 
+def tolerance(pair: str) -> float:
+    """The bound a pair of engines ("scalar/opencl") must meet, on the max abs or rel diff:
+    1e-3 with OpenCL (float32), 1e-8 otherwise (float64)."""
+    return 1e-3 if "opencl" in pair.split("/") else 1e-8
+
+
 def format_table(rows) -> str:
-    out = [f"{'op':<16} {'engines':<15} {'max abs diff':>13} {'max rel diff':>13}  pass"]
+    out = [f"{'op':<16} {'engines':<15} {'max abs diff':>13} {'max rel diff':>13} "
+           f"{'tolerance':>10}  pass"]
     out.append("-" * len(out[0]))
     for name, pair, ab, rel, ok in rows:
-        out.append(f"{name:<16} {pair:<15} {ab:>13.3g} {rel:>13.3g}  {'yes' if ok else 'NO'}")
+        out.append(f"{name:<16} {pair:<15} {ab:>13.3g} {rel:>13.3g} {tolerance(pair):>10.0e}  "
+                   f"{'yes' if ok else 'NO'}")
     return "\n".join(out)
+
+
+def summary(rows) -> str:
+    """One line: how many comparisons agree within tolerance, and which do not."""
+    bad = [f"{name} ({pair})" for name, pair, _, _, ok in rows if not ok]
+    if not bad:
+        return f"PASS: all {len(rows)} comparisons agree within tolerance"
+    return (f"FAIL: {len(bad)} of {len(rows)} comparisons disagree beyond tolerance: "
+            + ", ".join(bad))

@@ -1,16 +1,78 @@
-"""The ``minigrad`` command: trace, demo, train, check, devices."""
+"""The minigrad command: trace, demo, train, eval, check, devices."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+_DATA_HINT = 'pip install "minigrad[data]" (or: pip install scikit-learn)'
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, except where there is none (None, a flag)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {v}")
+        return v
+    parse.__name__ = "integer"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+def _device(text: str) -> str:
+    """cpu, opencl, opencl:N (or another registered backend); anything else is a usage error."""
+    from . import backends
+    base, colon, index = text.partition(":")
+    if base not in backends.devices() or (colon and not index.isdigit()):
+        known = ", ".join(backends.devices())
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; choose from {known} "
+                                         f"(opencl:N for the N-th OpenCL device)")
+    return text
+
+
+def _need_digits(cmd: str) -> bool:
+    """True when scikit-learn (the digits data) imports; else one line saying what to install."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        print(f"minigrad {cmd}: the digits data needs scikit-learn: {_DATA_HINT}",
+              file=sys.stderr)
+        return False
+    return True
+
+
+def _opencl_name() -> str:
+    from .backends.opencl import runtime
+    d = runtime.get_device()
+    return f"{d.name.strip()} on {d.platform.name.strip()}"
 
 
 class _TraceValues(argparse.Action):
     """``VAR=VALUE ...``: each a name and a finite number, no name twice (else a usage error)."""
 
     def __call__(self, parser, namespace, items, option_string=None):
-        import math
         out: dict[str, float] = {}
         for item in items:
             name, eq, val = item.partition("=")
@@ -95,8 +157,10 @@ def _cmd_trace(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .train import train_digits
+    from .train import save_model, train_digits
 
+    if not _need_digits("train"):
+        return 1
     if args.device != "cpu":
         from . import backends
         try:
@@ -104,12 +168,17 @@ def _cmd_train(args) -> int:
         except ValueError as e:
             print(f"minigrad train: {e}", file=sys.stderr)
             return 2
+        except ImportError as e:
+            print(f"minigrad train: --device {args.device} needs pyopencl ({e}): "
+                  f'pip install "minigrad[opencl]"', file=sys.stderr)
+            return 1
         if args.device.startswith("opencl"):
             from .backends.opencl import runtime
             if not runtime.available():
                 print(f"minigrad train: no OpenCL device: {runtime.why_unavailable()}",
                       file=sys.stderr)
                 return 2
+            print(f"device: OpenCL, {_opencl_name()}")
     lead = True                 # the process that prints and saves (rank 0 of a distributed run)
     if args.distributed:
         from . import distributed as dist
@@ -129,12 +198,14 @@ def _cmd_train(args) -> int:
                              log=print if lead else _quiet, distributed=args.distributed)
     if lead:
         print(net)
+        n = len(hist.test_accuracy)
         print(f"final test accuracy {hist.test_accuracy[-1]:.2%} after "
-              f"{len(hist.test_accuracy)} epochs in {hist.seconds:.1f} s")
+              f"{n} epoch{'' if n == 1 else 's'} in {hist.seconds:.1f} s")
         if args.save:
-            from .io import save
-            save(net.state_dict(), args.save)
-            print(f"saved to {args.save}")
+            if args.device != "cpu":
+                net.to("cpu")
+            save_model(net, args.save, args.model, seed=args.seed)
+            print(f"saved to {args.save} (evaluate it with: minigrad eval {args.save})")
     if args.distributed:
         dist.destroy_process_group()
     return 0
@@ -144,13 +215,42 @@ def _quiet(*args, **kwargs) -> None:
     pass
 
 
+def _cmd_eval(args) -> int:
+    import os
+
+    from .io import CheckpointError
+    from .train import accuracy, load_model
+
+    if not os.path.isfile(args.checkpoint):
+        print(f"minigrad eval: no such file: {args.checkpoint}", file=sys.stderr)
+        return 2
+    try:
+        net, meta = load_model(args.checkpoint)
+    except (CheckpointError, ValueError, KeyError, RuntimeError) as e:
+        print(f"minigrad eval: cannot load {args.checkpoint}: {e}", file=sys.stderr)
+        return 2
+    if not _need_digits("eval"):
+        return 1
+    from .data import load_digits
+    seed = args.seed if args.seed is not None else int(meta.get("seed", 0))
+    _, test = load_digits(seed=seed, flat=meta["kind"] == "mlp")
+    acc = accuracy(net, test.X, test.y)
+    print(f"model: {meta['kind']} {meta.get('options', {})} from {args.checkpoint}")
+    print(f"test accuracy {acc:.2%} on {len(test.y)} digits (split seed {seed})")
+    return 0
+
+
 def _cmd_check(args) -> int:
-    from .check import agreement_table, engines_available, format_table
+    from .check import agreement_table, engines_available, format_table, summary
 
     engines = engines_available()
-    print(f"engines: {', '.join(engines)}")
+    names = list(engines)
+    if "opencl" in engines:
+        names[engines.index("opencl")] = f"opencl ({_opencl_name()})"
+    print(f"engines: {', '.join(names)}")
     rows = agreement_table(seed=args.seed, engines=engines)
     print(format_table(rows))
+    print(summary(rows))
     return 0 if all(r[-1] for r in rows) else 1
 
 
@@ -158,7 +258,8 @@ def _cmd_devices(args) -> int:
     try:
         from .backends.opencl import runtime
     except ImportError as e:
-        print(f"OpenCL support is not installed: {e} (pip install pyopencl)", file=sys.stderr)
+        print(f'OpenCL support is not installed ({e}): pip install "minigrad[opencl]"',
+              file=sys.stderr)
         return 1
     if not runtime.available():
         print(runtime.why_unavailable(), file=sys.stderr)
@@ -169,10 +270,13 @@ def _cmd_devices(args) -> int:
 
 def _cmd_demo(args) -> int:
     from .demo import run_demo
+    if not _need_digits("demo"):
+        return 1
     return run_demo(epochs=args.epochs, out=args.out, progress=not args.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:
+    fmt = _DefaultsFormatter
     p = argparse.ArgumentParser(prog="minigrad", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -197,33 +301,52 @@ def main(argv: list[str] | None = None) -> int:
                    + ", ".join(sorted(set(_TRACE_FORMATS))))
     t.set_defaults(fn=_cmd_trace, outputs=[])
 
-    d = sub.add_parser("demo", help="scalar trace, CNN training, three-engine agreement")
-    d.add_argument("--epochs", type=int, default=10)
+    d = sub.add_parser("demo", help="scalar trace, CNN training, three-engine agreement",
+                       formatter_class=fmt)
+    d.add_argument("--epochs", type=_int_at_least(1), default=10, help="training epochs")
     d.add_argument("--out", default="minigrad_out", help="folder for the demo's outputs")
-    d.add_argument("--no-progress", action="store_true")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(fn=_cmd_demo)
 
-    r = sub.add_parser("train", help="train the worksheet-4 CNN (or an MLP) on the 8x8 digits")
-    r.add_argument("--model", choices=("cnn", "mlp"), default="cnn")
-    r.add_argument("--epochs", type=int, default=None)
-    r.add_argument("--batch-size", type=int, default=32)
-    r.add_argument("--lr", type=float, default=1e-3)
-    r.add_argument("--optimizer", choices=("adam", "sgd", "adagrad", "rmsprop"), default="adam")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--device", default="cpu", help="cpu or opencl")
-    r.add_argument("--save", help="save the trained weights (.npz) to this path")
-    r.add_argument("--no-progress", action="store_true")
+    r = sub.add_parser("train", help="train the lecture's CNN (or an MLP) on the 8x8 digits",
+                       formatter_class=fmt,
+                       epilog="example: minigrad train --epochs 3 --save m.npz && "
+                       "minigrad eval m.npz")
+    r.add_argument("--model", choices=("cnn", "mlp"), default="cnn", help="which model")
+    r.add_argument("--epochs", type=_int_at_least(1), default=None,
+                   help="training epochs (default: 10 for the cnn, 20 for the mlp)")
+    r.add_argument("--batch-size", type=_int_at_least(1), default=32, help="samples per step")
+    r.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate")
+    r.add_argument("--optimizer", choices=("adam", "sgd", "adagrad", "rmsprop"), default="adam",
+                   help="optimizer")
+    r.add_argument("--seed", type=_int_at_least(0), default=0,
+                   help="seed of the weights, shuffling and train/test split")
+    r.add_argument("--device", type=_device, default="cpu", help="cpu, opencl or opencl:N")
+    r.add_argument("--save", metavar="FILE",
+                   help="save the trained model (weights, kind, options) to FILE (.npz)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--distributed", action="store_true",
                    help="data-parallel over the ranks of mpiexec (mpiexec -n N minigrad train "
                    "--distributed): each rank takes --batch-size samples of every step, rank 0 "
                    "prints and saves")
     r.set_defaults(fn=_cmd_train)
 
-    c = sub.add_parser("check", help="agreement table of the engines, op by op")
-    c.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("eval", help="test accuracy of a model saved by 'train --save'",
+                       formatter_class=fmt,
+                       description="Rebuild the model a 'minigrad train --save' file records, "
+                       "load its weights and print its accuracy on the digits' test split.")
+    e.add_argument("checkpoint", metavar="CHECKPOINT", help="the file 'train --save' wrote")
+    e.add_argument("--seed", type=_int_at_least(0), default=None,
+                   help="seed of the train/test split (default: the one the model was trained "
+                   "with)")
+    e.set_defaults(fn=_cmd_eval)
+
+    c = sub.add_parser("check", help="agreement table of the engines, op by op",
+                       formatter_class=fmt)
+    c.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the inputs")
     c.set_defaults(fn=_cmd_check)
 
-    v = sub.add_parser("devices", help="list OpenCL platforms and devices")
+    v = sub.add_parser("devices", help="list OpenCL platforms and devices", formatter_class=fmt)
     v.set_defaults(fn=_cmd_devices)
 
     args = p.parse_args(argv)

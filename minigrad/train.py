@@ -198,8 +198,71 @@ def _shard(train, batch_size: int, seed: int, epoch: int, rank: int, world: int)
 def _progress(it, desc, enabled):
     if not enabled:
         return it
+    import sys
+
     from tqdm import tqdm
-    return tqdm(it, desc=desc, leave=False, unit="batch", dynamic_ncols=True)
+    # Quiet unless both stdout and stderr (the bar's stream) are terminals: in a log or a pipe
+    # the bar would write a line per update.
+    quiet = not (_isatty(sys.stdout) and _isatty(sys.stderr))
+    return tqdm(it, desc=desc, leave=False, unit="batch", dynamic_ncols=True, disable=quiet)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+# The models ``train_digits`` builds, by kind: the options of their builder (JSON-able).
+DIGITS_MODELS = {"cnn": {"image_size": 8}, "mlp": {"n_inputs": 64, "hidden": [128, 64]}}
+DIGITS_EPOCHS = {"cnn": 10, "mlp": 20}
+MODEL_KEY = "__minigrad_model__"     # checkpoint entry: the model's kind and options, as JSON
+
+
+def build_model(kind: str, options: dict | None = None) -> nn.Sequential:
+    """The model of ``kind`` ("cnn" or "mlp") built with ``options`` (default: the digits')."""
+    if kind not in DIGITS_MODELS:
+        raise ValueError(f"model must be 'cnn' or 'mlp', got {kind!r}")
+    opts = dict(DIGITS_MODELS[kind] if options is None else options)
+    if kind == "cnn":
+        if "channels" in opts:
+            opts["channels"] = tuple(opts["channels"])
+        return worksheet4_cnn(**opts)
+    if "hidden" in opts:
+        opts["hidden"] = tuple(opts["hidden"])
+    return mlp(**opts)
+
+
+def save_model(net: nn.Module, path, kind: str, options: dict | None = None,
+               seed: int = 0) -> None:
+    """Save ``net``'s weights with its kind, builder options and the data split's ``seed``
+    (one extra entry, ``MODEL_KEY``: JSON as uint8 bytes, no pickle), so that
+    :func:`load_model` can rebuild it."""
+    import json
+
+    from .io import save
+    meta = {"kind": kind, "options": DIGITS_MODELS[kind] if options is None else options,
+            "seed": seed}
+    state = dict(net.state_dict())
+    state[MODEL_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    save(state, path)
+
+
+def load_model(path):
+    """(model, metadata) from a file :func:`save_model` wrote; ValueError when the file does
+    not say which model it holds (e.g. weights saved with plain ``minigrad.save``)."""
+    import json
+
+    from .io import load
+    state = load(path)
+    if MODEL_KEY not in state:
+        raise ValueError(f"{path} does not record which model it holds (it was not written by "
+                         f"'minigrad train --save')")
+    meta = json.loads(bytes(np.asarray(state.pop(MODEL_KEY), dtype=np.uint8)).decode())
+    net = build_model(meta["kind"], meta.get("options"))
+    net.load_state_dict(state)
+    return net, meta
 
 
 def train_digits(model: str = "cnn", epochs: int | None = None, batch_size: int = 32,
@@ -215,14 +278,8 @@ def train_digits(model: str = "cnn", epochs: int | None = None, batch_size: int 
     manual_seed(seed)
     flat = model == "mlp"
     train, test = load_digits(seed=seed, flat=flat)
-    if model == "cnn":
-        net = worksheet4_cnn(8)
-        epochs = 10 if epochs is None else epochs
-    elif model == "mlp":
-        net = mlp(64, (128, 64))
-        epochs = 20 if epochs is None else epochs
-    else:
-        raise ValueError(f"model must be 'cnn' or 'mlp', got {model!r}")
+    net = build_model(model)
+    epochs = DIGITS_EPOCHS[model] if epochs is None else epochs
     if device != "cpu":
         net.to(device)
     if distributed:
