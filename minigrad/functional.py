@@ -201,36 +201,115 @@ def gelu(x, approximate: str = "none"):
     return x * 0.5 * (erf(x * 0.7071067811865476) + 1.0)
 
 
-# erf(a) = 1 - (a1 t + ... + a5 t^5) e^(-a^2), t = 1/(1 + p a), for a >= 0 (Abramowitz and
-# Stegun 7.1.26): |error| < 1.5e-7 in the value, < 1e-5 in the derivative.
-_ERF_P = 0.3275911
-_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-
-
 def erf(x):
     """The error function, 2/sqrt(pi) times the integral of e^(-t^2) from 0 to x: the rule
-    ``erf`` when one is registered, otherwise a composite (Abramowitz and Stegun 7.1.26,
-    |error| < 1.5e-7) of abs, mul, add, div and exp, odd by a constant sign factor.
+    ``erf`` (its derivative 2/sqrt(pi) e^(-x^2) stated there, once).
 
     >>> import minigrad
     >>> [round(v, 6) for v in erf(minigrad.tensor([-1.0, 0.0, 0.5])).tolist()]
     [-0.842701, 0.0, 0.5205]
     """
-    if "erf" in rules.names():
-        return apply_rule("erf", x)
-    if _is_scalars(x):
-        return np.frompyfunc(erf, 1, 1)(x)
-    a = abs(x)
-    t = 1.0 / (a * _ERF_P + 1.0)
-    poly = t * _ERF_A[4]
-    for c in _ERF_A[3::-1]:
-        poly = (poly + c) * t
-    y = 1.0 - poly * exp(-(a * a))
-    if isinstance(x, Tensor):
-        with no_grad():  # sign(x) as a constant: +-1 exactly (x / |x|), 0 at 0
-            sign = x / maximum(a, float(np.finfo(x.dtype).tiny))
-        return y * sign
-    return y if x.data >= 0 else -y
+    return apply_rule("erf", x)
+
+
+def silu(x):
+    """x sigmoid(x) (swish)."""
+    return apply_rule("silu", x)
+
+
+def elu(x, alpha: float = 1.0):
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+    return apply_rule("elu", x, float(alpha))
+
+
+def celu(x, alpha: float = 1.0):
+    """max(0, x) + min(0, alpha (e^(x/alpha) - 1)): alpha elu(x / alpha) (a composite)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return elu(x * (1.0 / alpha), 1.0) * alpha
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
+
+def selu(x):
+    """scale elu(x, alpha) with the self-normalising constants (a composite)."""
+    return elu(x, _SELU_ALPHA) * _SELU_SCALE
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    """x for x > 0, negative_slope x otherwise (a number, or a tensor of slopes)."""
+    if isinstance(negative_slope, (int, float, np.number)):
+        negative_slope = float(negative_slope)
+    return apply_rule("leaky_relu", x, negative_slope)
+
+
+def prelu(x, weight):
+    """leaky_relu with a learned slope: ``weight`` has one value, or one per channel (dim 1);
+    its gradient is the rule's second local derivative."""
+    if isinstance(x, Tensor) and isinstance(weight, Tensor) and weight.numel() > 1:
+        if x.ndim < 2 or x.shape[1] != weight.numel():
+            raise ValueError(f"prelu: {weight.numel()} slopes for input of shape {x.shape} "
+                             f"(dim 1 must match)")
+        weight = weight.reshape(1, -1, *([1] * (x.ndim - 2)))
+    return apply_rule("leaky_relu", x, weight)
+
+
+def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0):
+    """min(max(x, min_val), max_val); the gradient is 1 strictly inside."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} > max_val {max_val}")
+    return apply_rule("hardtanh", x, float(min_val), float(max_val))
+
+
+def relu6(x):
+    """min(max(x, 0), 6)."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x):
+    """min(max(x/6 + 1/2, 0), 1)."""
+    return apply_rule("hardsigmoid", x)
+
+
+def hardswish(x):
+    """x hardsigmoid(x)."""
+    return apply_rule("hardswish", x)
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    return apply_rule("softsign", x)
+
+
+def logsigmoid(x):
+    """ln sigmoid(x), computed without overflow."""
+    return apply_rule("logsigmoid", x)
+
+
+def softmin(x, dim: int = -1):
+    """softmax(-x) over ``dim``."""
+    return softmax(-x, dim)
+
+
+def normalize(x, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
+    """x / max(||x||_p, eps) over ``dim`` (a composite)."""
+    norm = (x.abs() ** float(p)).sum(dim, keepdim=True) ** (1.0 / p) if p != 2 else \
+        (x * x).sum(dim, keepdim=True).sqrt()
+    return x / norm.clip(min=eps)
+
+
+def one_hot(tensor, num_classes: int = -1):
+    """int64 one-hot rows for integer class labels (no gradient)."""
+    t = np.asarray(tensor.numpy() if isinstance(tensor, Tensor) else tensor)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {t.dtype}")
+    n = int(t.max()) + 1 if num_classes < 0 and t.size else max(num_classes, 0)
+    if t.size and (t.min() < 0 or t.max() >= n):
+        raise ValueError(f"one_hot: labels must lie in [0, {n}), got min {t.min()} "
+                         f"max {t.max()}")
+    out = (t[..., None] == np.arange(n)).astype(np.int64)
+    return Tensor(out, device=tensor.device if isinstance(tensor, Tensor) else "cpu")
 
 
 def mish(x):

@@ -262,12 +262,12 @@ def _flat(a):
 def _in_place(kernel):
     """Run an in-place update kernel on flat contiguous buffers: a parameter made with
     from_numpy of a transposed view is updated through a contiguous copy, written back."""
-    def step(p, g, *state_and_args):
+    def step(p, g, *state_and_args, **options):
         if not p.flags.writeable:
             raise ValueError(f"cannot update a read-only array of shape {p.shape} in place "
                              f"(a tensor made with from_numpy of a read-only array)")
         work = p if p.flags.c_contiguous else np.ascontiguousarray(p)
-        kernel(work, _c(g), *state_and_args)
+        kernel(work, _c(g), *state_and_args, **options)
         if work is not p:
             p[...] = work
     step.__name__, step.__doc__ = kernel.__name__, kernel.__doc__
