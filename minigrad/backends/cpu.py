@@ -130,14 +130,16 @@ elementwise_vjp.__doc__ = _ref.elementwise_vjp.__doc__
 def softmax(x):
     x = _c(x)
     out = np.empty_like(x)
-    _cpu.softmax(x, out)
+    if x.size:   # rows of no classes: nothing to compute, and the kernel reads x[i, 0]
+        _cpu.softmax(x, out)
     return out
 
 
 def log_softmax(x):
     x = _c(x)
     out = np.empty_like(x)
-    _cpu.log_softmax(x, out)
+    if x.size:
+        _cpu.log_softmax(x, out)
     return out
 
 
@@ -158,7 +160,10 @@ def cross_entropy(logits, targets):
     t = _c(targets.astype(np.int64, copy=False))
     loss = np.empty(x.shape[0], dtype=x.dtype)
     probs = np.empty_like(x)
-    _cpu.cross_entropy(x, t, loss, probs)
+    if x.shape[1] == 0:   # no classes: the loss of each row is undefined (the kernel reads x[i, 0])
+        loss.fill(np.nan)
+    elif x.size:
+        _cpu.cross_entropy(x, t, loss, probs)
     return loss, probs
 
 

@@ -18,6 +18,7 @@ from .device import (
     _same_dtype,
     _same_shape,
     asarray,
+    full,
 )
 
 
@@ -32,6 +33,8 @@ def _rows_2d(x, op, what="x"):
 def _row_op(op, x):
     x, N, C = _rows_2d(x, op)
     out = _empty(x.shape, x.dtype)
+    if N == 0 or C == 0:   # nothing to compute (the kernels read the row's first element)
+        return out
     _run(_op_kernel("nn.cl", op, x.dtype), (N,), out.data, x.data, _i(N), _i(C))
     return out
 
@@ -51,6 +54,8 @@ def _row_vjp(op, y, g):
     _same_shape(op, y, g, ("y", "g"))
     _same_dtype(op, y, g)
     out = _empty(y.shape, y.dtype)
+    if N == 0 or C == 0:
+        return out
     _run(_op_kernel("nn.cl", op, y.dtype), (N,), out.data, y.data, g.data, _i(N), _i(C))
     return out
 
@@ -83,6 +88,8 @@ def cross_entropy(logits, targets):
     N, C = logits.shape
     targets, is_long = _targets(targets, N, "cross_entropy")
     loss, probs = _empty((N,), logits.dtype), _empty((N, C), logits.dtype)
+    if C == 0:   # no classes: undefined losses (the kernel would read the row's first logit)
+        return full((N,), np.nan, logits.dtype), probs
     _run(_op_kernel("nn.cl", "cross_entropy", logits.dtype), (N,), loss.data, probs.data,
          logits.data, targets.data, is_long, _i(N), _i(C))
     return loss, probs
