@@ -28,6 +28,7 @@ from .tensor import (
     manual_seed,
     matmul,
     maximum,
+    meshgrid,
     minimum,
     no_grad,
     ones,
@@ -40,7 +41,9 @@ from .tensor import (
     randperm,
     set_num_threads,
     stack,
+    std_mean,
     tensor,
+    var_mean,
     where,
     zeros,
     zeros_like,
@@ -64,12 +67,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
 
 
-__all__ = [
-    "Scalar", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
+__all__ = ["Scalar", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "randn", "rand", "arange", "manual_seed", "no_grad", "enable_grad",
     "is_grad_enabled", "set_num_threads", "get_num_threads", "cat", "stack", "where", "matmul",
-    "maximum", "minimum", "functional", "rules", "backends", "empty", "eye", "full_like",
-    "linspace", "logspace", "rand_like", "randn_like", "randint", "randperm",
-    "scalar", "nn", "optim", "data", "testing", "save", "load", "save_checkpoint",
-    "load_checkpoint",
-]
+    "maximum", "minimum", "functional", "rules", "backends", "meshgrid", "var_mean", "std_mean",
+    "empty", "eye", "full_like", "linspace", "logspace", "rand_like", "randn_like", "randint",
+    "randperm", "scalar", "nn", "optim", "data", "testing", "save", "load", "save_checkpoint",
+    "load_checkpoint"]

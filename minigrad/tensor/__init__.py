@@ -20,6 +20,7 @@ from .tensor import (
     manual_seed,
     matmul,
     maximum,
+    meshgrid,
     minimum,
     ones,
     ones_like,
@@ -30,7 +31,9 @@ from .tensor import (
     randn_like,
     randperm,
     stack,
+    std_mean,
     tensor,
+    var_mean,
     where,
     zeros,
     zeros_like,
@@ -52,10 +55,9 @@ def get_num_threads() -> int:
     return cpu._cpu.get_num_threads()
 
 
-__all__ = [
-    "Tensor", "Function", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
+__all__ = ["Tensor", "Function", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng", "no_grad", "enable_grad",
     "is_grad_enabled", "broadcast_shapes", "set_num_threads", "get_num_threads", "cat", "stack",
-    "where", "matmul", "maximum", "minimum", "apply_rule", "empty", "eye", "full_like",
-    "linspace", "logspace", "rand_like", "randn_like", "randint", "randperm",
-]
+    "where", "matmul", "maximum", "minimum", "apply_rule", "meshgrid", "var_mean", "std_mean",
+    "empty", "eye", "full_like", "linspace", "logspace", "rand_like", "randn_like", "randint",
+    "randperm"]

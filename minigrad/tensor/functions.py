@@ -249,6 +249,18 @@ class Gather(Function):
         return self.be.gather_vjp(g, self.index, self.axis, self.shape)
 
 
+class Scatter(Function):
+    """y = zeros(shape) with x added at ``index`` along a dim (the gradient of gather, and
+    scatter_add); its gradient is gather."""
+
+    def forward(self, x, index=None, axis=0, shape=None):
+        self.index, self.axis = index, axis
+        return self.be.gather_vjp(x, index, axis, shape)
+
+    def backward(self, g):
+        return self.be.gather(g, self.index, self.axis)
+
+
 # ---- linear algebra -----------------------------------------------------------------------------
 
 

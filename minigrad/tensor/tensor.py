@@ -26,9 +26,9 @@ from .autograd import (
 
 __all__ = ["Tensor", "ShapeError", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
            "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng", "broadcast_shapes",
-           "cat", "stack", "where", "matmul", "maximum", "minimum", "apply_rule", "full_like",
-           "empty", "eye", "linspace", "logspace", "rand_like", "randn_like", "randint",
-           "randperm", "no_grad", "enable_grad", "is_grad_enabled"]
+           "cat", "stack", "where", "matmul", "maximum", "minimum", "apply_rule", "meshgrid",
+           "full_like", "empty", "eye", "linspace", "logspace", "rand_like", "randn_like",
+           "randint", "randperm", "no_grad", "enable_grad", "is_grad_enabled"]
 
 ShapeError = Fn.ShapeError  # a ValueError and a RuntimeError: code catching either works
 
@@ -562,13 +562,20 @@ class Tensor(TensorBase):
 
     # ---- reductions ------------------------------------------------------------------------
 
-    def sum(self, dim=None, keepdim: bool = False) -> Tensor:
-        """Sum over ``dim`` (an int, a tuple, or None for all), like torch.sum."""
+    def sum(self, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+        """Sum over ``dim`` (an int, a tuple, or None for all), like torch.sum; ``dtype``: cast
+        first (integers and bool sum as int64, as torch)."""
+        if dtype is not None:
+            return self.to(dtype=dtype).sum(dim, keepdim)
+        if self.dtype.kind in "bu" or self.dtype in (np.int8, np.int16, np.int32):
+            return self.to(dtype=np.int64).sum(dim, keepdim)
         axes = _norm_axes(dim, self.ndim) if self.ndim else None
         return Fn.Sum.apply(self, axes=axes, keepdim=keepdim)
 
-    def mean(self, dim=None, keepdim: bool = False) -> Tensor:
+    def mean(self, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
         """Mean over ``dim`` (an int, a tuple, or None for all); NaN over no elements."""
+        if dtype is not None:
+            return self.to(dtype=dtype).mean(dim, keepdim)
         if self.dtype.kind != "f":
             raise TypeError(f"mean needs a float tensor, got dtype {self.dtype}")
         axes = _norm_axes(dim, self.ndim) if self.ndim else None
@@ -605,6 +612,41 @@ class Tensor(TensorBase):
     def std(self, dim=None, correction: int = 1, keepdim: bool = False) -> Tensor:
         """Standard deviation: sqrt of :meth:`var` (a composite)."""
         return self.var(dim, correction=correction, keepdim=keepdim).sqrt()
+
+    def var_mean(self, dim=None, correction: int = 1, keepdim: bool = False):
+        """``(var, mean)`` over ``dim`` (torch.var_mean)."""
+        return self.var(dim, correction=correction, keepdim=keepdim), self.mean(dim, keepdim)
+
+    def std_mean(self, dim=None, correction: int = 1, keepdim: bool = False):
+        """``(std, mean)`` over ``dim`` (torch.std_mean)."""
+        return self.std(dim, correction=correction, keepdim=keepdim), self.mean(dim, keepdim)
+
+    def scatter_add(self, dim: int, index, src) -> Tensor:
+        """self with ``src`` added at ``index`` along ``dim`` (torch.scatter_add): a composite,
+        the gradient of gather; differentiable in self and src."""
+        d = _norm_axes(dim, max(self.ndim, 1))[0]
+        idx = np.array(index.numpy() if isinstance(index, Tensor) else index)
+        if idx.shape != tuple(src.shape):
+            raise ShapeError(f"scatter_add: index of shape {idx.shape} and src of shape "
+                             f"{src.shape} differ")
+        n = self.shape[d]
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"scatter_add: index out of range for dim {dim} of size {n}")
+        idx = np.ascontiguousarray(idx % max(n, 1), dtype=np.int64)
+        return self + Fn.Scatter.apply(src, index=self.backend.asarray(idx), axis=d,
+                                       shape=self.shape)
+
+    def index_add(self, dim: int, index, source, alpha=1) -> Tensor:
+        """self with ``alpha * source`` added at the positions ``index`` (1-D) along ``dim``."""
+        d = _norm_axes(dim, max(self.ndim, 1))[0]
+        idx = np.asarray(index.numpy() if isinstance(index, Tensor) else index)
+        if idx.ndim != 1 or idx.shape[0] != source.shape[d]:
+            raise ShapeError(f"index_add: index of shape {idx.shape} does not match source "
+                             f"{source.shape} along dim {dim}")
+        shape = [1] * source.ndim
+        shape[d] = -1
+        full_idx = np.broadcast_to(idx.reshape(shape), source.shape)
+        return self.scatter_add(d, full_idx, source * alpha if alpha != 1 else source)
 
     def logsumexp(self, dim, keepdim: bool = False) -> Tensor:
         """log sum e^x over ``dim``, shifted by the (constant) max so no exp overflows.
@@ -1243,6 +1285,35 @@ def apply_rule(rule, *args) -> Tensor:
             raise ValueError(f"{rule.name}: tensors on different devices ({head.device} and "
                              f"{a.device}); move them with .to(device)")
     return Fn.Elementwise.apply(*xs, rule=rule)
+
+
+def meshgrid(*tensors, indexing: str = "ij"):
+    """Coordinate grids of 1-D tensors (torch.meshgrid; ``indexing`` "ij" or "xy"): composites of
+    reshape and expand, so gradients flow back to the inputs."""
+    ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
+        else list(tensors)
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if any(t.ndim != 1 for t in ts):
+        raise ValueError("meshgrid: every input must be 1-D")
+    if indexing == "xy" and len(ts) >= 2:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.shape[0] for t in ts)
+    out = [t.reshape(*[-1 if k == i else 1 for k in range(len(ts))]).expand(*shape)
+           for i, t in enumerate(ts)]
+    if indexing == "xy" and len(ts) >= 2:   # "xy": the first two swapped, grids swapped back
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+def var_mean(x: Tensor, dim=None, correction: int = 1, keepdim: bool = False):
+    """``(var, mean)`` over ``dim`` (torch.var_mean)."""
+    return x.var_mean(dim, correction=correction, keepdim=keepdim)
+
+
+def std_mean(x: Tensor, dim=None, correction: int = 1, keepdim: bool = False):
+    """``(std, mean)`` over ``dim`` (torch.std_mean)."""
+    return x.std_mean(dim, correction=correction, keepdim=keepdim)
 
 
 def maximum(a: Tensor, b) -> Tensor:

@@ -92,6 +92,14 @@ OPS = {
     "diagonal": (lambda x: x.diagonal(1), [_rand(3, 4)], True),
     "diag_1d": (lambda x: x.diag(-1), [_rand(3)], True),
     "unflatten": (lambda x: x.unflatten(1, (2, 2)), [_rand(3, 4)], True),
+    "var_mean": (lambda x: sum(_lib(x).var_mean(x, 1)), [_rand(3, 4)], True),
+    "std_mean": (lambda x: _lib(x).std_mean(x, 0, keepdim=True)[0] * 2, [_rand(3, 4)], True),
+    "sum_dtype": (lambda x: x.sum(1, dtype=_f64(x)), [_rand(3, 4)], True),
+    "scatter_add": (lambda x: x.scatter_add(1, _like(x, [[0, 0, 3, 1], [2, 2, 2, 0],
+                                                          [1, 0, 3, 3]]), x * 2),
+                    [_rand(3, 4)], True),
+    "index_add": (lambda x: x.index_add(0, _like(x, [2, 0, 2]), x * 0.5), [_rand(3, 4)], True),
+    "meshgrid": (lambda x: _mesh(x)[0] * _mesh(x)[1], [_rand(4)], True),
     # no gradient: compared as values
     "eq": (lambda x: x == x.round(), [np.array([[1.0, 1.5], [2.0, -0.5]])], False),
     "lt_gt": (lambda x: (x < 0.5) & (x > -1.0), [_rand(3, 4)], False),
@@ -119,6 +127,21 @@ def _like(x, values):
         import torch
         return torch.tensor(values)
     return minigrad.tensor(values)
+
+
+def _f64(x):
+    if type(x).__module__.startswith("torch"):
+        import torch
+        return torch.float64
+    return "float64"
+
+
+def _lib(x):
+    return __import__("torch") if type(x).__module__.startswith("torch") else minigrad
+
+
+def _mesh(x):
+    return _lib(x).meshgrid(x, x[:3] * 2, indexing="xy")
 
 
 def _cases():
