@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .rules import ADD
 from .tensor.autograd import Function as _EngineFunction
 from .tensor.autograd import TensorBase, backprop, enable_grad, is_grad_enabled, no_grad
 from .tensor.tensor import Tensor
@@ -158,13 +159,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         capture = {id(t): None for t in ins}
         last = k == len(outs) - 1
         backprop(o, g, retain_graph=bool(retain_graph) or not last, capture=capture)
-        for t in ins:
+        for t in ins:   # backprop hands each gradient over in its tensor's shape
             v = capture[id(t)]
             if v is not None:
-                if v.shape != tuple(t.shape):
-                    v = t.backend.sum_to(v, t.shape)
                 total[id(t)] = v if id(t) not in total else t.backend.elementwise(
-                    _add_rule(), total[id(t)], v)
+                    ADD, total[id(t)], v)
     result = []
     for i, t in enumerate(ins):
         if id(t) not in total:
@@ -176,7 +175,3 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             result.append(Tensor._make(t.backend.astype(total[id(t)], t.dtype), t.backend))
     return tuple(result)
 
-
-def _add_rule():
-    from .rules import ADD
-    return ADD

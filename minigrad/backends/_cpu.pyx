@@ -112,6 +112,22 @@ cdef inline floating _row_max(const floating[:, ::1] x, Py_ssize_t i) noexcept n
     return m
 
 
+cdef inline double _row_softmax(const floating[:, ::1] x, Py_ssize_t i,
+                                floating[:, ::1] out) noexcept nogil:
+    # out[i] = e^(x[i] - max) / sum, the sum accumulated in double (a float32 running sum
+    # stalls at 2^24); returns the sum, for the log-sum-exp of cross_entropy.
+    cdef Py_ssize_t j
+    cdef floating m = _row_max(x, i), e
+    cdef double s = 0
+    for j in range(x.shape[1]):
+        e = exp(x[i, j] - m) if floating is double else expf(x[i, j] - m)
+        out[i, j] = e
+        s = s + e
+    for j in range(x.shape[1]):
+        out[i, j] = <floating>(out[i, j] / s)
+    return s
+
+
 def log_softmax(const floating[:, ::1] x, floating[:, ::1] out):
     """out = (x - max) - log sum e^(x - max): the subtraction of the max comes first, so large
     logits keep full precision."""
@@ -131,18 +147,9 @@ def log_softmax(const floating[:, ::1] x, floating[:, ::1] out):
 def softmax(const floating[:, ::1] x, floating[:, ::1] out):
     """out = e^(x - max) / sum e^(x - max), dividing by the sum rather than subtracting its log
     from a large number."""
-    cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
-    cdef floating m, e
-    cdef double s  # double accumulator (see log_softmax)
+    cdef Py_ssize_t i, n = x.shape[0], c = x.shape[1]
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
-        m = _row_max(x, i)
-        s = 0
-        for j in range(c):
-            e = exp(x[i, j] - m) if floating is double else expf(x[i, j] - m)
-            out[i, j] = e
-            s = s + e
-        for j in range(c):
-            out[i, j] = <floating>(out[i, j] / s)
+        _row_softmax(x, i, out)
 
 
 def softmax_vjp(const floating[:, ::1] y, const floating[:, ::1] g, floating[:, ::1] out):
@@ -176,19 +183,11 @@ def cross_entropy(const floating[:, ::1] x, const long long[::1] t, floating[::1
     """loss_i = (max_i - x_i[t_i]) + log sum_j e^(x_ij - max_i); probs = softmax(x) (kept for
     the backward). Written so that no large number is subtracted from another: with logits of
     1e4, lse - x[t] would lose the small difference to float32 rounding."""
-    cdef Py_ssize_t i, j, n = x.shape[0], c = x.shape[1]
-    cdef floating m, e
-    cdef double s  # double accumulator (see log_softmax)
+    cdef Py_ssize_t i, n = x.shape[0], c = x.shape[1]
+    cdef double s
     for i in prange(n, nogil=True, schedule="static", num_threads=_threads(n * c)):
-        m = _row_max(x, i)
-        s = 0
-        for j in range(c):
-            e = exp(x[i, j] - m) if floating is double else expf(x[i, j] - m)
-            probs[i, j] = e
-            s = s + e
-        for j in range(c):
-            probs[i, j] = <floating>(probs[i, j] / s)
-        loss[i] = (m - x[i, t[i]]) + <floating>log(s)
+        s = _row_softmax(x, i, probs)
+        loss[i] = (_row_max(x, i) - x[i, t[i]]) + <floating>log(s)
 
 
 def cross_entropy_vjp(const floating[:, ::1] probs, const long long[::1] t,
