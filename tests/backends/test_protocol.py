@@ -725,7 +725,9 @@ def test_matmul_2d(backend, mnk, trans_a, trans_b, dtype):
 @dtype_params
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True),
                                              (True, True)])
-@pytest.mark.parametrize("batch_a,batch_b", [((3,), (3,)), ((3,), ()), ((), (3,))], ids=str)
+@pytest.mark.parametrize("batch_a,batch_b", [((3,), (3,)), ((3,), ()), ((), (3,)), ((2, 3), ()),
+                                             ((2, 1), (1, 3)), ((3, 1, 2), (2, 1)),
+                                             ((1, 1), ())], ids=str)
 def test_matmul_batched(backend, batch_a, batch_b, trans_a, trans_b, dtype):
     if not computes(backend, dtype):
         return

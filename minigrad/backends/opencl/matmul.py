@@ -20,6 +20,7 @@ from .device import (
     _same_dtype,
     zeros,
 )
+from .elementwise import broadcast_to
 
 MATMUL_KERNELS = ("naive", "tiled", "blocked")
 _BLOCK_M, _PANEL_N = 8, 32     # BLOCK_M and PANEL_N of kernels/matmul.cl's blocked kernel
@@ -102,27 +103,61 @@ def _operand_strides(x, trans: bool):
     return (batch, 1, c) if trans else (batch, c, 1)
 
 
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def _as_batches(x, batch_shape):
+    """x (..., r, c) as the 2-D or 3-D operand of one GEMM over ``batch_shape``'s batches: 2-D
+    when its batch dims are all 1 (shared by every batch: stride 0), a 3-D view when they are the
+    whole batch shape, else a broadcast copy made on the device (the batch dims of (B, 1, m, k)
+    against (1, C, k, n): each matrix repeated, never through the host)."""
+    mat = tuple(x.shape[-2:])
+    lead = _prod(x.shape[:-2])
+    if lead == 1:
+        return x.reshape(mat)
+    if lead == _prod(batch_shape):
+        return x.reshape((lead,) + mat)
+    return broadcast_to(x, tuple(batch_shape) + mat).reshape((_prod(batch_shape),) + mat)
+
+
 def matmul(a, b, trans_a=False, trans_b=False, kernel=None):
-    """op(a) @ op(b), op = transpose when trans_*; 2-D, or 3-D batched (a 2-D operand is shared
-    across the batch). ``kernel`` picks naive / tiled / blocked (None: matmul_kernel_for)."""
+    """op(a) @ op(b), op = transpose of the last two dims when trans_*; 2-D, or batched with any
+    number of batch dims, which broadcast as numpy's and torch's matmul (a 2-D operand is shared
+    across the batch). ``kernel`` picks naive / tiled / blocked (None: matmul_kernel_for).
+
+    >>> import numpy as np
+    >>> from minigrad.backends import opencl as B
+    >>> a = B.asarray(np.ones((2, 1, 3, 4), np.float32))                  # doctest: +SKIP
+    >>> B.matmul(a, B.asarray(np.ones((5, 4, 2), np.float32))).shape      # doctest: +SKIP
+    (2, 5, 3, 2)
+    """
     a, b = _check(a, "matmul", "a"), _check(b, "matmul", "b")
     _same_dtype("matmul", a, b)
-    if a.ndim not in (2, 3) or b.ndim not in (2, 3):
-        raise ValueError(f"matmul: need 2-D or 3-D operands, got {a.shape} and {b.shape}")
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul: need operands of at least 2 dims, got {a.shape} and {b.shape}")
     M, Ka = a.shape[-2:][::-1] if trans_a else a.shape[-2:]
     Kb, N = b.shape[-2:][::-1] if trans_b else b.shape[-2:]
     if Ka != Kb:
         raise ValueError(f"matmul: inner sizes differ: op(a) is {M}x{Ka}, op(b) is {Kb}x{N} "
                          f"(shapes {a.shape}, {b.shape}, trans_a={trans_a}, trans_b={trans_b})")
-    if a.ndim == 3 and b.ndim == 3 and a.shape[0] != b.shape[0]:
-        raise ValueError(f"matmul: batch sizes differ: {a.shape} and {b.shape}")
-    batch = a.shape[0] if a.ndim == 3 else (b.shape[0] if b.ndim == 3 else 1)
-    out_shape = (batch, M, N) if _max(a.ndim, b.ndim) == 3 else (M, N)
+    try:
+        batch_shape = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    except ValueError:
+        raise ValueError(f"matmul: batch sizes differ: {a.shape} and {b.shape} (the dims "
+                         f"before the last two do not broadcast)") from None
+    out_shape = batch_shape + (M, N)
     if Ka == 0:
         return zeros(out_shape, a.dtype)
-    C = _empty(out_shape, a.dtype)
-    if C.size == 0:
-        return C
+    if _prod(out_shape) == 0:
+        return _empty(out_shape, a.dtype)
+    batch = _prod(batch_shape)
+    a3, b3 = _as_batches(a, batch_shape), _as_batches(b, batch_shape)
+    C = _empty((batch, M, N) if _max(a3.ndim, b3.ndim) == 3 else (M, N), a.dtype)
     kernel = kernel or matmul_kernel_for(dtype=a.dtype)
-    return _gemm(kernel, C, a, b, batch, M, N, Ka,
-                 _operand_strides(a, trans_a), _operand_strides(b, trans_b))
+    _gemm(kernel, C, a3, b3, batch, M, N, Ka,
+          _operand_strides(a3, trans_a), _operand_strides(b3, trans_b))
+    return C.reshape(out_shape)
