@@ -13,6 +13,8 @@ operators and ``F.*`` and it works on either.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import rules
@@ -889,66 +891,487 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(2)
 
 
-def _pool_args(x_shape, kernel_size, stride, name):
-    k = _pair(kernel_size, "kernel_size")
-    s = k if stride is None else _pair(stride, "stride")
-    if len(x_shape) != 4:
-        raise ValueError(f"{name}: input must be (N, C, H, W), got shape {x_shape}")
-    if k[0] > x_shape[2] or k[1] > x_shape[3] or min(k) < 1 or min(s) < 1:
-        raise ValueError(f"{name}: kernel {k} (stride {s}) does not fit input {x_shape}")
-    return k, s
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """3-D cross-correlation over (N, C, D, H, W) or (C, D, H, W), weight (out_channels,
+    in_channels / groups, kd, kh, kw), as PyTorch; ``padding`` an int, a triple, "valid" or
+    "same".
+
+    A composite around conv2d: output depth z reads the input depth slices z s + i d (i < kd);
+    those kd slices are stacked into the channels (an im2col along depth, channel order
+    (group, i, c)), each output depth becomes a batch item, and one conv2d, with the kernel's
+    depth folded into its input channels, does the rest with the other two dims' stride,
+    padding, dilation and groups. The gradients come through conv2d, slicing and cat.
+
+    >>> import minigrad, minigrad.functional as F
+    >>> x = minigrad.ones(1, 2, 4, 4, 4)
+    >>> y = F.conv3d(x, minigrad.ones(3, 2, 2, 2, 2), padding=1)
+    >>> y.shape, y[0, 0, 1, 1, 1].item(), y[0, 0, 0, 0, 0].item()
+    ((1, 3, 5, 5, 5), 16.0, 2.0)
+    """
+    _check_tensor(input, "conv3d", floating=True)
+    if input.ndim == 4:
+        return conv3d(input.unsqueeze(0), weight, bias, stride, padding, dilation,
+                      groups).squeeze(0)
+    if input.ndim != 5 or weight.ndim != 5:
+        raise Fn.ShapeError(f"conv3d: input must be (N, C, D, H, W) and weight (out, in/groups, "
+                            f"kd, kh, kw), got shapes {input.shape} and {weight.shape}")
+    if input.dtype != weight.dtype:
+        raise TypeError(f"conv3d: input dtype {input.dtype} != weight dtype {weight.dtype}")
+    n, c, depth, h, w = input.shape
+    o, ci, kd, kh, kw = weight.shape
+    groups = int(groups)
+    if groups < 1 or o % groups or ci * groups != c:
+        raise Fn.ShapeError(f"conv3d: given groups={groups}, weight of size {weight.shape}, "
+                            f"expected input {input.shape} to have {ci * groups} channels "
+                            f"(and groups to divide the {o} outputs)")
+    if bias is not None and tuple(bias.shape) != (o,):
+        raise Fn.ShapeError(f"conv3d: bias shape {tuple(bias.shape)} != ({o},)")
+    s = _ntuple(stride, 3, "conv3d: stride")
+    dil = _ntuple(dilation, 3, "conv3d: dilation")
+    if min(s) < 1 or min(dil) < 1:
+        raise Fn.ShapeError(f"conv3d: stride and dilation must be >= 1, got {s} and {dil}")
+    if isinstance(padding, str):
+        pads = _string_padding(padding, (kd, kh, kw), s, dil, "conv3d")
+    else:
+        p = _ntuple(padding, 3, "conv3d: padding")
+        if min(p) < 0:
+            raise Fn.ShapeError(f"conv3d: padding must be >= 0, got {p}")
+        pads = tuple((q, q) for q in p)
+    sizes = [size + a + b for size, (a, b) in zip((depth, h, w), pads)]
+    if any(size < d * (k - 1) + 1 for size, d, k in zip(sizes, dil, (kd, kh, kw))):
+        raise Fn.ShapeError(f"conv3d: the padded input size per channel {tuple(sizes)} is "
+                            f"smaller than the (dilated) kernel {(kd, kh, kw)} (dilation {dil}; "
+                            f"input {input.shape}, weight {weight.shape})")
+    x = _pad(input, {2: pads[0]}) if any(pads[0]) else input
+    od = (sizes[0] - dil[0] * (kd - 1) - 1) // s[0] + 1
+    slices = [x[:, :, i * dil[0]:i * dil[0] + s[0] * (od - 1) + 1:s[0]].unsqueeze(1)
+              for i in range(kd)]
+    stacked = slices[0] if kd == 1 else cat(slices, 1)              # (N, kd, C, od, H, W)
+    stacked = stacked.reshape(n, kd, groups, ci, od, h, w).permute(0, 4, 2, 1, 3, 5, 6)
+    stacked = stacked.reshape(n * od, groups * kd * ci, h, w)
+    w2 = weight.permute(0, 2, 1, 3, 4).reshape(o, kd * ci, kh, kw)  # (O, kd * C/g, kh, kw)
+    if pads[1][0] == pads[1][1] and pads[2][0] == pads[2][1]:
+        pad2 = (pads[1][0], pads[2][0])
+    else:
+        stacked, pad2 = _pad(stacked, {2: pads[1], 3: pads[2]}), (0, 0)
+    y = conv2d(stacked, w2, bias, s[1:], pad2, dil[1:], groups)     # (N od, O, OH, OW)
+    return y.reshape(n, od, o, *y.shape[2:]).permute(0, 2, 1, 3, 4)
 
 
-def max_pool2d(x, kernel_size, stride=None):
-    """Max over each window (no padding); stride defaults to the kernel size."""
+# ---- pooling -------------------------------------------------------------------------------------
+# The fused kernels (the backends' max_pool2d / avg_pool2d) take windows without padding or
+# dilation, in floor mode. PyTorch's other options are composites around them:
+# - padding and ceil mode pad the input (-inf for max; zeros for avg, whose divisor is then set
+#   right by a constant factor per window) and run the same kernels;
+# - dilated and adaptive windows are gathered by index: a table of each window's flat positions
+#   in the plane, the arg-max taken outside the graph, then a gather of the maxima, so the
+#   gradient (gather's: a scatter-add) goes to each window's arg-max, as in PyTorch.
+# Indices (return_indices) are int64 flat positions h * W + w in each input plane, as PyTorch's.
+
+
+def _ntuple(v, n: int, name: str) -> tuple:
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * n
+    v = tuple(int(i) for i in v)
+    if len(v) == 1:
+        v = v * n
+    if len(v) != n:
+        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {v}")
+    return v
+
+
+class _Pool(NamedTuple):
+    """A pooling geometry, one entry per spatial dim: kernel, stride, padding, dilation, output
+    size, and the (left, right) padding the windows read (the right one reaches further in
+    ceil mode)."""
+
+    k: tuple
+    s: tuple
+    p: tuple
+    d: tuple
+    out: tuple
+    pads: tuple
+
+    def with_unit_dim(self) -> _Pool:
+        """The same geometry over (1, L): 1-D pooling runs as 2-D."""
+        return _Pool(*((u,) + t for u, t in zip((1, 1, 0, 1, 1, (0, 0)), self)))
+
+
+def _pool_geometry(name, shape, kernel_size, stride, padding, dilation=1,
+                   ceil_mode=False) -> _Pool:
+    """PyTorch's pooling geometry, checked: stride defaults to the kernel, padding is at most
+    half the kernel; output size floor((n + 2p - d (k - 1) - 1) / s) + 1 (ceil in ceil mode,
+    where the last window must still start inside the input or the left padding)."""
+    spatial = shape[2:]
+    nd = len(spatial)
+    k = _ntuple(kernel_size, nd, f"{name}: kernel_size")
+    no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
+    s = k if no_stride else _ntuple(stride, nd, f"{name}: stride")
+    p, d = _ntuple(padding, nd, f"{name}: padding"), _ntuple(dilation, nd, f"{name}: dilation")
+    for what, v in (("kernel size", k), ("stride", s), ("dilation", d)):
+        if min(v) < 1:
+            raise Fn.ShapeError(f"{name}: {what} should be greater than zero, got {v}")
+    if min(p) < 0:
+        raise Fn.ShapeError(f"{name}: pad must be non-negative, got {p}")
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise Fn.ShapeError(f"{name}: pad should be at most half of kernel size, but got "
+                            f"padding={p} and kernel_size={k}")
+    out, pads = [], []
+    for n, ki, si, pi, di in zip(spatial, k, s, p, d):
+        span = n + 2 * pi - di * (ki - 1) - 1
+        o = (-(-span // si) if ceil_mode else span // si) + 1
+        if ceil_mode and (o - 1) * si >= n + pi:
+            o -= 1
+        out.append(o)
+        pads.append((pi, max((o - 1) * si + di * (ki - 1) + 1 - n - pi, 0)))
+    if min(out) < 1:
+        raise Fn.ShapeError(f"{name}: given input size {tuple(shape[1:])}, the calculated "
+                            f"output size {(shape[1], *out)} is too small (kernel {k}, stride "
+                            f"{s}, padding {p}, dilation {d})")
+    return _Pool(k, s, p, d, tuple(out), tuple(pads))
+
+
+def _unsqueeze(x, dim: int):
+    return np.expand_dims(x, dim) if _is_scalars(x) else x.unsqueeze(dim)
+
+
+def _squeeze(x, dim: int):
+    return np.squeeze(x, dim) if _is_scalars(x) else x.squeeze(dim)
+
+
+def _pool_input(x, nd: int, name: str):
+    """``(x, unbatched)``: x as (N, C, *spatial), from PyTorch's batched or unbatched shapes;
+    only the batch may be empty."""
     if _is_scalars(x):
-        k, s = _pool_args(x.shape, kernel_size, stride, "max_pool2d")
-        return _pool_scalars(x, k, s, lambda p: max(p.ravel(), key=lambda v: v.data))
-    _check_tensor(x, "max_pool2d", floating=True)
-    k, s = _pool_args(x.shape, kernel_size, stride, "max_pool2d")
-    return Fn.MaxPool2d.apply(x, kernel=k, stride=s)
+        pass
+    elif isinstance(x, Tensor):
+        _check_tensor(x, name, floating=True)
+    else:
+        raise TypeError(f"{name} expects a Tensor, got {type(x).__name__}")
+    dims = "LHW"[-nd:] if nd == 1 else "HW"
+    if x.ndim not in (nd + 1, nd + 2) or 0 in x.shape[-nd - 1:]:
+        raise Fn.ShapeError(f"{name}: expected (C, {', '.join(dims)}) or (N, C, "
+                            f"{', '.join(dims)}) with non-zero C and sizes (N may be 0), got "
+                            f"shape {tuple(x.shape)}")
+    return (_unsqueeze(x, 0), True) if x.ndim == nd + 1 else (x, False)
 
 
-def avg_pool2d(x, kernel_size, stride=None):
-    """Mean over each window (no padding); stride defaults to the kernel size."""
-    if _is_scalars(x):
-        k, s = _pool_args(x.shape, kernel_size, stride, "avg_pool2d")
-        return _pool_scalars(x, k, s, lambda p: p.sum() / float(p.size))
-    _check_tensor(x, "avg_pool2d", floating=True)
-    k, s = _pool_args(x.shape, kernel_size, stride, "avg_pool2d")
-    return Fn.AvgPool2d.apply(x, kernel=k, stride=s)
+def _pool_output(y, nd: int, unbatched: bool):
+    if nd == 1:
+        y = _squeeze(y, 2)
+    return _squeeze(y, 0) if unbatched else y
 
 
-def _pool_scalars(x, k, s, reduce):
+def _pad_with(x, pads: dict, value: float):
+    """Padding {axis: (before, after)} with a constant (cat with filled blocks)."""
+    for ax, amounts in pads.items():
+        pieces = [x]
+        for side, amount in enumerate(amounts):
+            if amount:
+                shape = list(x.shape)
+                shape[ax] = amount
+                block = Tensor(np.full(shape, value, x.dtype), device=x.device)
+                pieces.insert(0 if side == 0 else len(pieces), block)
+        if len(pieces) > 1:
+            x = cat(pieces, ax)
+    return x
+
+
+def _flat_positions(tables, sizes) -> np.ndarray:
+    """(P, K): each window's flat positions in a plane of ``sizes``, from one (out, k) table of
+    coordinates per dim (P the product of the outs, K of the ks)."""
+    pos = np.zeros((1, 1), np.int64)
+    for t, size in zip(tables, sizes):
+        pos = (pos[:, None, :, None] * size + t[None, :, None, :]).reshape(
+            pos.shape[0] * t.shape[0], -1)
+    return pos
+
+
+def _window_argmax(xf, pos: np.ndarray) -> np.ndarray:
+    """(N, C, P) int64: the flat position of the max of each window ``pos`` (P, K) in the
+    planes xf (N, C, L); the first maximum wins, a NaN beats everything (as PyTorch)."""
+    with no_grad():
+        a = xf.detach()[:, :, pos].argmax(-1).numpy()
+    return pos[np.arange(pos.shape[0]), a]
+
+
+def _gather_planes(xf, arg: np.ndarray, out_shape):
+    """xf (N, C, L) gathered at ``arg`` (N, C, P) along the plane: a Function whose gradient
+    scatter-adds back to the gathered positions."""
+    y = Fn.Gather.apply(xf, index=xf.backend.asarray(np.ascontiguousarray(arg, np.int64)),
+                        axis=2)
+    return y.reshape(*out_shape)
+
+
+def _max_pool(x, g: _Pool, return_indices: bool):
+    """``(y, indices or None)``: max pooling of x (N, C, H, W) with the 2-D geometry g."""
     n, c, h, w = x.shape
-    oh, ow = (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1
+    oh, ow = g.out
+    if n == 0:
+        idx = Tensor(np.zeros((0, c, oh, ow), np.int64), device=x.device)
+        return x.reshape(0, c, oh, ow), (idx if return_indices else None)
+    padded = any(a or b for a, b in g.pads)
+    xp = _pad_with(x, {2: g.pads[0], 3: g.pads[1]}, -np.inf) if padded else x
+    if g.d == (1, 1) and not return_indices:
+        return Fn.MaxPool2d.apply(xp, kernel=g.k, stride=g.s), None
+    hp, wp = xp.shape[2:]
+    xf = xp.reshape(n, c, hp * wp)
+    if g.d == (1, 1):           # the fused kernel's arg-max, its value gathered in the graph
+        _, arg = x.backend.max_pool2d(xp.data, g.k, g.s)
+        arg = np.asarray(x.backend.to_numpy(arg), np.int64).reshape(n, c, oh * ow)
+    else:
+        tables = [(np.arange(o) * s)[:, None] + np.arange(k) * d
+                  for o, s, k, d in zip(g.out, g.s, g.k, g.d)]
+        arg = _window_argmax(xf, _flat_positions(tables, (hp, wp)))
+    y = _gather_planes(xf, arg, (n, c, oh, ow))
+    if not return_indices:
+        return y, None
+    if padded:                  # positions in the padded plane -> in the input's plane
+        arg = (arg // wp - g.pads[0][0]) * w + (arg % wp - g.pads[1][0])
+    return y, Tensor(arg.reshape(n, c, oh, ow), device=x.device)
+
+
+def _avg_divisor(g: _Pool, spatial, count_include_pad: bool, divisor_override) -> np.ndarray:
+    """(OH, OW): PyTorch's divisor of each window: its size clipped to the padded input (with
+    ``count_include_pad``), else the number of input elements it covers, or the override."""
+    if divisor_override is not None:
+        return np.full(g.out, float(divisor_override))
+    per_dim = []
+    for n, o, k, s, p in zip(spatial, g.out, g.k, g.s, g.p):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        per_dim.append(end - start if count_include_pad
+                       else np.minimum(end, n) - np.maximum(start, 0))
+    return np.multiply.outer(*per_dim).astype(np.float64)
+
+
+def _avg_pool(x, g: _Pool, count_include_pad: bool, divisor_override):
+    """Average pooling of x (N, C, H, W) with the 2-D geometry g: the fused kernel over the
+    zero-padded input divides by kh kw; a constant factor per window makes that PyTorch's
+    divisor."""
+    n, c = x.shape[:2]
+    if n == 0:
+        return x.reshape(0, c, *g.out)
+    padded = any(a or b for a, b in g.pads)
+    xp = _pad(x, {2: g.pads[0], 3: g.pads[1]}) if padded else x
+    y = Fn.AvgPool2d.apply(xp, kernel=g.k, stride=g.s)
+    scale = (g.k[0] * g.k[1]) / _avg_divisor(g, x.shape[2:], count_include_pad,
+                                             divisor_override)
+    if (scale == 1.0).all():
+        return y
+    if (scale == scale.flat[0]).all():
+        return y * float(scale.flat[0])
+    return y * Tensor(scale.astype(x.dtype), device=x.device)
+
+
+def _pool_scalars(x, g: _Pool, mode: str, count_include_pad=True, divisor_override=None):
+    """Pooling of an (N, C, H, W) array of Scalars, window by window: ``(y, indices)``."""
+    n, c, h, w = x.shape
+    oh, ow = g.out
     out = np.empty((n, c, oh, ow), dtype=object)
-    for a in range(n):
-        for b in range(c):
-            for i in range(oh):
-                for j in range(ow):
-                    out[a, b, i, j] = reduce(
-                        x[a, b, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]])
-    return out
+    idx = np.zeros((n, c, oh, ow), np.int64)
+    div = None if mode == "max" else _avg_divisor(g, (h, w), count_include_pad, divisor_override)
+    for i in range(oh):
+        rows = [r for r in range(i * g.s[0] - g.p[0], i * g.s[0] - g.p[0] + g.d[0] * g.k[0],
+                                 g.d[0]) if 0 <= r < h]
+        for j in range(ow):
+            cols = [q for q in range(j * g.s[1] - g.p[1], j * g.s[1] - g.p[1] + g.d[1] * g.k[1],
+                                     g.d[1]) if 0 <= q < w]
+            cells = [(r, q) for r in rows for q in cols]
+            for a in range(n):
+                for b in range(c):
+                    if mode == "max":   # the first maximum wins
+                        r, q = max(cells, key=lambda rq: x[a, b, rq[0], rq[1]].data)
+                        out[a, b, i, j], idx[a, b, i, j] = x[a, b, r, q], r * w + q
+                    else:
+                        total = x[a, b, cells[0][0], cells[0][1]]
+                        for r, q in cells[1:]:
+                            total = total + x[a, b, r, q]
+                        out[a, b, i, j] = total / float(div[i, j])
+    return out, idx
 
 
-def max_pool1d(x, kernel_size, stride=None):
-    """Max over each window of a (N, C, L) input."""
-    k = int(kernel_size)
-    s = k if stride is None else int(stride)
+def _max_pool_nd(nd, name, input, kernel_size, stride, padding, dilation, ceil_mode,  # noqa: A002
+                 return_indices):
+    x, unbatched = _pool_input(input, nd, name)
+    g = _pool_geometry(name, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    if nd == 1:
+        x, g = _unsqueeze(x, 2), g.with_unit_dim()
     if _is_scalars(x):
-        return max_pool2d(x[:, :, None, :], (1, k), (1, s))[:, :, 0, :]
-    _check_tensor(x, "max_pool1d")
-    if x.ndim != 3:
-        raise ValueError(f"max_pool1d: input must be (N, C, L), got {x.shape}")
-    return max_pool2d(x.unsqueeze(2), (1, k), (1, s)).squeeze(2)
+        y, idx = _pool_scalars(x, g, "max")
+    else:
+        y, idx = _max_pool(x, g, return_indices)
+    y = _pool_output(y, nd, unbatched)
+    return (y, _pool_output(idx, nd, unbatched)) if return_indices else y
 
 
-def avg_pool1d(x, kernel_size, stride=None):
-    k = int(kernel_size)
-    s = k if stride is None else int(stride)
-    _check_tensor(x, "avg_pool1d")
-    return avg_pool2d(x.unsqueeze(2), (1, k), (1, s)).squeeze(2)
+def _avg_pool_nd(nd, name, input, kernel_size, stride, padding, ceil_mode,  # noqa: A002
+                 count_include_pad, divisor_override):
+    x, unbatched = _pool_input(input, nd, name)
+    g = _pool_geometry(name, x.shape, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and int(divisor_override) == 0:
+        raise Fn.ShapeError(f"{name}: divisor must be not zero")
+    if nd == 1:
+        x, g = _unsqueeze(x, 2), g.with_unit_dim()
+    if _is_scalars(x):
+        y = _pool_scalars(x, g, "avg", count_include_pad, divisor_override)[0]
+    else:
+        y = _avg_pool(x, g, count_include_pad, divisor_override)
+    return _pool_output(y, nd, unbatched)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over each kh x kw window of (N, C, H, W) or (C, H, W), as PyTorch: ``stride``
+    defaults to the kernel; ``padding`` (at most half the kernel) adds -inf borders;
+    ``dilation`` spaces a window's elements; ``ceil_mode`` rounds the output size up (the last
+    window must start inside the input or the left padding). ``return_indices`` also returns
+    each maximum's int64 flat index h * W + w in its input plane (what max_unpool2d takes).
+    The gradient goes whole to each window's first maximum.
+
+    >>> import minigrad, minigrad.functional as F
+    >>> x = minigrad.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.max_pool2d(x, 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    >>> y, i = F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
+    >>> y.tolist(), i.tolist()
+    ([[[[5.0, 7.0], [13.0, 15.0]]]], [[[[5, 7], [13, 15]]]])
+    """
+    return _max_pool_nd(2, "max_pool2d", input, kernel_size, stride, padding, dilation,
+                        ceil_mode, return_indices)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False):
+    """max_pool2d over (N, C, L) or (C, L); indices are positions along L.
+
+    >>> import minigrad, minigrad.functional as F
+    >>> x = minigrad.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
+    >>> F.max_pool1d(x, 2, ceil_mode=True, return_indices=True)[1].tolist()
+    [[[1, 3, 4]]]
+    """
+    return _max_pool_nd(1, "max_pool1d", input, kernel_size, stride, padding, dilation,
+                        ceil_mode, return_indices)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True, divisor_override=None):
+    """Mean over each kh x kw window of (N, C, H, W) or (C, H, W), as PyTorch: ``stride``
+    defaults to the kernel, ``padding`` (at most half the kernel) adds zero borders, which
+    count in the divisor with ``count_include_pad`` (the window clipped to the padded input),
+    else only the input elements a window covers do; ``divisor_override`` replaces the
+    divisor; ``ceil_mode`` rounds the output size up.
+
+    >>> import minigrad, minigrad.functional as F
+    >>> x = minigrad.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.avg_pool2d(x, 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    >>> F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False).tolist()
+    [[[[2.5, 4.0], [8.5, 10.0]]]]
+    """
+    return _avg_pool_nd(2, "avg_pool2d", input, kernel_size, stride, padding, ceil_mode,
+                        count_include_pad, divisor_override)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True):
+    """avg_pool2d over (N, C, L) or (C, L).
+
+    >>> import minigrad, minigrad.functional as F
+    >>> F.avg_pool1d(minigrad.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0]]]), 2, ceil_mode=True).tolist()
+    [[[1.5, 3.5, 5.0]]]
+    """
+    return _avg_pool_nd(1, "avg_pool1d", input, kernel_size, stride, padding, ceil_mode,
+                        count_include_pad, None)
+
+
+def _last_write_wins(idx: np.ndarray) -> np.ndarray:
+    """(N, C, L) bool: True where a later element of the same plane has the same index."""
+    n, c, m = idx.shape
+    key = (np.arange(n * c).reshape(n, c, 1) * (idx.max(initial=0) + 1) + idx).ravel()
+    _, last = np.unique(key[::-1], return_index=True)
+    keep = np.zeros(key.size, bool)
+    keep[key.size - 1 - last] = True
+    return ~keep.reshape(n, c, m)
+
+
+def _max_unpool_nd(nd, name, input, indices, kernel_size, stride, padding,  # noqa: A002
+                   output_size):
+    x, unbatched = _pool_input(input, nd, name)
+    idx = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
+    if idx.shape != tuple(input.shape):
+        raise Fn.ShapeError(f"{name}: indices of shape {idx.shape} must have the input's shape "
+                            f"{tuple(input.shape)}")
+    spatial = x.shape[2:]
+    k = _ntuple(kernel_size, nd, f"{name}: kernel_size")
+    s = k if stride is None else _ntuple(stride, nd, f"{name}: stride")
+    p = _ntuple(padding, nd, f"{name}: padding")
+    default = tuple((i - 1) * si - 2 * pi + ki for i, ki, si, pi in zip(spatial, k, s, p))
+    if output_size is None:
+        out = default
+    else:
+        out = tuple(int(v) for v in output_size)
+        if len(out) in (nd + 1, nd + 2):
+            out = out[-nd:]
+        if len(out) != nd:
+            raise ValueError(f"{name}: output_size must have {nd} or {nd + 2} elements, got "
+                             f"{tuple(output_size)}")
+        for dim, (o, dflt, si) in enumerate(zip(out, default, s)):
+            if not dflt - si < o < dflt + si:
+                raise ValueError(f"{name}: invalid output_size {out} (dim {dim} must be "
+                                 f"between {dflt - si} and {dflt + si})")
+    if min(out) < 1:
+        raise Fn.ShapeError(f"{name}: the output size {out} is too small")
+    n, c = x.shape[:2]
+    plane = int(np.prod(out))
+    idx = idx.reshape(n, c, -1).astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise Fn.ShapeError(f"{name}: found an invalid max index {bad} (the output planes "
+                            f"are of size {'x'.join(map(str, out))})")
+    src = x.reshape(n, c, -1)
+    zeros = Tensor(np.zeros((n, c, plane), x.dtype), device=x.device)
+    y = zeros.scatter_add(2, idx, src)
+    if idx.size:
+        dup = _last_write_wins(idx)
+        if dup.any():
+            # PyTorch writes (the last write wins) where scatter_add adds: subtract the
+            # overwritten values outside the graph, so the gradient stays a gather, as PyTorch's
+            over = src.detach() * Tensor(dup.astype(x.dtype), device=x.device)
+            y = y - zeros.scatter_add(2, idx, over).detach()
+    y = y.reshape(n, c, *out)
+    return _squeeze(y, 0) if unbatched else y
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0,  # noqa: A002
+                 output_size=None):
+    """The partial inverse of max_pool2d (torch.nn.functional.max_unpool2d): zeros of size
+    (H - 1) stride - 2 padding + kernel (or ``output_size``), with each input value written
+    at its index (the flat h * W + w that max_pool2d's ``return_indices`` gives). A scatter;
+    the gradient gathers at the indices.
+
+    >>> import minigrad, minigrad.functional as F
+    >>> x = minigrad.tensor([[[[1.0, 4.0], [3.0, 2.0]]]])
+    >>> y, i = F.max_pool2d(x, 2, return_indices=True)
+    >>> F.max_unpool2d(y, i, 2).tolist()
+    [[[[0.0, 4.0], [0.0, 0.0]]]]
+    """
+    return _max_unpool_nd(2, "max_unpool2d", input, indices, kernel_size, stride, padding,
+                          output_size)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0,  # noqa: A002
+                 output_size=None):
+    """max_unpool2d over (N, C, L) or (C, L).
+
+    >>> import minigrad, minigrad.functional as F
+    >>> F.max_unpool1d(minigrad.tensor([[[5.0, 7.0]]]), minigrad.tensor([[[1, 2]]]), 2).tolist()
+    [[[0.0, 5.0, 7.0, 0.0]]]
+    """
+    return _max_unpool_nd(1, "max_unpool1d", input, indices, kernel_size, stride, padding,
+                          output_size)
 
 
 def dropout(x, p: float = 0.5, training: bool = True):
@@ -1245,6 +1668,67 @@ def adaptive_avg_pool1d(input, output_size):  # noqa: A002
         raise ValueError(f"adaptive_avg_pool1d: input must be (N, C, L), got {input.shape}")
     o = output_size if isinstance(output_size, (int, np.integer)) else output_size[0]
     return adaptive_avg_pool2d(input.unsqueeze(2), (1, o)).squeeze(2)
+
+
+def _adaptive_max_nd(nd, name, input, output_size, return_indices):  # noqa: A002
+    _check_tensor(input, name, floating=True)
+    x, unbatched = _pool_input(input, nd, name)
+    spatial = x.shape[2:]
+    os_ = (output_size,) * nd if isinstance(output_size, (int, np.integer)) \
+        else tuple(output_size)
+    if len(os_) != nd:
+        raise ValueError(f"{name}: output_size must be an int or {nd} values, got {output_size}")
+    out = tuple(n if o is None else int(o) for n, o in zip(spatial, os_))
+    if min(out) < 1:
+        raise Fn.ShapeError(f"{name}: output size must be positive, got {out}")
+    if all(n % o == 0 for n, o in zip(spatial, out)):      # equal windows: the fused kernel
+        k = tuple(n // o for n, o in zip(spatial, out))
+        return (max_pool1d if nd == 1 else max_pool2d)(input, k, k,
+                                                       return_indices=return_indices)
+    n, c = x.shape[:2]
+    if n == 0:
+        y, arg = x.reshape(0, c, *out), np.zeros((0, c, *out), np.int64)
+    else:
+        # PyTorch's windows [floor(i n / o), ceil((i + 1) n / o)), the short ones padded by
+        # repeating their last position (a repeat changes neither the max nor its position)
+        tables = []
+        for size, o in zip(spatial, out):
+            i = np.arange(o)
+            start, end = i * size // o, -(-(i + 1) * size // o)
+            tables.append(np.minimum(start[:, None] + np.arange((end - start).max()),
+                                     end[:, None] - 1))
+        xf = x.reshape(n, c, -1)
+        arg = _window_argmax(xf, _flat_positions(tables, spatial))
+        y = _gather_planes(xf, arg, (n, c, *out))
+    idx = Tensor(arg.reshape(n, c, *out), device=x.device)
+    if unbatched:
+        y, idx = y.squeeze(0), idx.squeeze(0)
+    return (y, idx) if return_indices else y
+
+
+def adaptive_max_pool2d(input, output_size, return_indices: bool = False):  # noqa: A002
+    """Max pooling to a fixed output size (oh, ow) (an int for both; None keeps that input
+    size), with PyTorch's windows [floor(i H / oh), ceil((i+1) H / oh)). When the sizes
+    divide, the fused max_pool2d; otherwise the windows are gathered by index.
+    ``return_indices`` also gives each maximum's flat index h * W + w in its plane (int64).
+
+    >>> import minigrad, minigrad.functional as F
+    >>> x = minigrad.arange(25.0).reshape(1, 1, 5, 5)
+    >>> y, i = F.adaptive_max_pool2d(x, 2, return_indices=True)
+    >>> y.tolist(), i.tolist()
+    ([[[[12.0, 14.0], [22.0, 24.0]]]], [[[[12, 14], [22, 24]]]])
+    """
+    return _adaptive_max_nd(2, "adaptive_max_pool2d", input, output_size, return_indices)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices: bool = False):  # noqa: A002
+    """adaptive_max_pool2d over (N, C, L) or (C, L).
+
+    >>> import minigrad, minigrad.functional as F
+    >>> F.adaptive_max_pool1d(minigrad.tensor([[[1.0, 5.0, 2.0, 0.0, 3.0]]]), 2).tolist()
+    [[[5.0, 3.0]]]
+    """
+    return _adaptive_max_nd(1, "adaptive_max_pool1d", input, output_size, return_indices)
 
 
 # ---- attention -----------------------------------------------------------------------------------
