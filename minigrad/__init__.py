@@ -48,6 +48,18 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .tensor.contraction import einsum
+from .tensor.scans import (
+    cummax,
+    cummin,
+    cumprod,
+    logcumsumexp,
+    median,
+    nanmedian,
+    nanquantile,
+    quantile,
+)
+from .tensor.scatters import index_copy, index_fill, masked_scatter, put, scatter, scatter_reduce
 
 float32 = "float32"
 float64 = "float64"
@@ -73,4 +85,6 @@ __all__ = ["Scalar", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", 
     "maximum", "minimum", "functional", "rules", "backends", "meshgrid", "var_mean", "std_mean",
     "empty", "eye", "full_like", "linspace", "logspace", "rand_like", "randn_like", "randint",
     "randperm", "scalar", "nn", "optim", "data", "testing", "save", "load", "save_checkpoint",
-    "load_checkpoint"]
+    "load_checkpoint", "einsum", "cummax", "cummin", "cumprod", "logcumsumexp", "median",
+    "nanmedian", "nanquantile", "quantile", "index_copy", "index_fill", "masked_scatter", "put",
+    "scatter", "scatter_reduce"]

@@ -275,6 +275,154 @@ def gather_vjp(g, index, axis: int, shape):
     return out
 
 
+# ---- scans beyond cumsum, scatter with a reduction -----------------------------------------------
+
+
+def _rcumsum(a, axis):
+    return np.flip(np.cumsum(np.flip(a, axis), axis=axis, dtype=a.dtype), axis)
+
+
+def cumprod(a, axis: int):
+    return np.cumprod(a, axis=axis, dtype=a.dtype)
+
+
+def cumprod_vjp(g, a, axis: int):
+    """the gradient of cumprod, dL/da_j = sum_{i >= j} g_i prod_{k <= i, k != j} a_k, exact with
+    zeros: before a slice's first zero it is rcumsum(g y)_j / a_j; at the first zero,
+    rcumsum(g y')_j with y' the cumprod with that zero replaced by 1; after it 0"""
+    zero = a == 0
+    nzeros = np.cumsum(zero, axis=axis)
+    first, before = zero & (nzeros == 1), nzeros == 0
+    y = np.cumprod(a, axis=axis, dtype=a.dtype)
+    y1 = np.cumprod(np.where(first, np.ones((), a.dtype), a), axis=axis, dtype=a.dtype)
+    gb = _rcumsum(g * y, axis) / np.where(before, a, np.ones((), a.dtype))
+    return np.where(before, gb, np.where(first, _rcumsum(g * y1, axis), 0)).astype(g.dtype)
+
+
+def _cum_extreme(a, axis, op):
+    """running max/min and the index where it was taken: ties and NaNs move the index to the
+    latest position (PyTorch's cummax/cummin), a NaN stays once seen"""
+    m = op.accumulate(a, axis=axis, dtype=a.dtype) if a.size else a.copy()
+    record = a == m
+    if a.dtype.kind == "f":
+        record |= np.isnan(a)
+    pos = np.arange(a.shape[axis]).reshape([-1 if d == axis else 1 for d in range(a.ndim)])
+    idx = np.maximum.accumulate(np.where(record, pos, 0), axis=axis) if a.size else \
+        np.zeros(a.shape, np.int64)
+    return m, idx.astype(np.int64)
+
+
+def cummax(a, axis: int):
+    """``(values, indices)``: the running maximum along ``axis`` and where it was taken"""
+    return _cum_extreme(a, axis, np.maximum)
+
+
+def cummin(a, axis: int):
+    """``(values, indices)``: the running minimum along ``axis`` and where it was taken"""
+    return _cum_extreme(a, axis, np.minimum)
+
+
+def logcumsumexp(a, axis: int):
+    """``y_i = log sum_{j <= i} e^a_j`` along ``axis``, without overflow"""
+    return np.logaddexp.accumulate(a, axis=axis, dtype=a.dtype) if a.size else a.copy()
+
+
+def logcumsumexp_vjp(g, a, y, axis: int):
+    """the gradient of logcumsumexp, dL/da_j = sum_{i >= j} g_i e^(a_j - y_i), in log space for
+    the positive and the negative parts of g so that nothing overflows (PyTorch's formula)"""
+    if not g.size:
+        return np.zeros_like(g)
+    lowest = np.finfo(g.dtype).min
+    with np.errstate(divide="ignore"):
+        log_abs = np.log(np.abs(g))
+    out = np.zeros_like(g)
+    for sign in (1, -1):
+        lg = np.where(g * sign > 0, log_abs, lowest) - y
+        rl = np.flip(np.logaddexp.accumulate(np.flip(lg, axis), axis=axis), axis)
+        out = out + sign * np.exp(rl + a)
+    return out.astype(g.dtype)
+
+
+def _scatter_key(index, axis):
+    """``index`` (the index of scatter/gather) as a full numpy fancy-index key"""
+    key = [np.arange(s).reshape([-1 if d == k else 1 for d in range(index.ndim)])
+           for k, s in enumerate(index.shape)]
+    key[axis] = index
+    return tuple(key)
+
+
+_SCATTER_UFUNCS = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+                   "amin": np.minimum}
+
+
+def scatter(a, index, src, axis: int, reduce=None, include_self=True):
+    """a copy of ``a`` with ``src`` (an array of index's shape, or a number) written at
+    ``index`` along ``axis`` (torch.scatter; reduce None: the last write wins), or combined there
+    by ``reduce`` in sum, prod, mean, amax, amin (torch.scatter_reduce; ``include_self``: a's
+    value takes part in the reduction, else positions written hold only the src values)"""
+    out = a.copy()
+    key = _scatter_key(index, axis)
+    if reduce is None:
+        out[key] = src
+        return out
+    if not include_self:
+        ident = {"sum": 0, "mean": 0, "prod": 1}.get(reduce)
+        if ident is None:
+            ident = (-np.inf if reduce == "amax" else np.inf) if a.dtype.kind == "f" else \
+                (np.iinfo(a.dtype).min if reduce == "amax" else np.iinfo(a.dtype).max)
+        out[key] = ident
+    _SCATTER_UFUNCS[reduce].at(out, key, src)
+    if reduce == "mean":
+        count = np.full(a.shape, 1 if include_self else 0, np.int64)
+        np.add.at(count, key, 1)
+        count = np.maximum(count, 1)
+        out = out // count if a.dtype.kind in "iu" else out / count
+    return out.astype(a.dtype)
+
+
+def scatter_vjp(g, a, index, src, out, axis: int, reduce=None, include_self=True):
+    """``(d a, d src)`` for :func:`scatter` (``out`` its result; d src None when src is a number),
+    PyTorch's gradients: the written positions get nothing back for reduce None; for amax/amin
+    the gradient is split evenly among the elements equal to the result; prod divides out the
+    element, exact with zeros"""
+    key = _scatter_key(index, axis)
+    scalar = not isinstance(src, np.ndarray)
+    hit = np.zeros(a.shape, bool)
+    hit[key] = True
+    if reduce is None or (reduce == "sum"):
+        ga = np.where(hit, 0, g) if reduce is None or not include_self else g
+        return ga.astype(g.dtype), (None if scalar else g[key])
+    if reduce == "mean":
+        n = np.full(a.shape, 1 if include_self else 0, g.dtype)
+        np.add.at(n, key, 1)
+        n = np.where(n == 0, 1, n)
+        ga, gs = g / n, g[key] / n[key]
+    elif reduce in ("amax", "amin"):
+        value = out[key]
+        self_is = (a == out).astype(g.dtype)
+        src_is = (src == value).astype(g.dtype)
+        count = self_is.copy()
+        np.add.at(count, key, src_is)
+        dist = g / count
+        ga, gs = self_is * dist, src_is * dist[key]
+    else:  # prod
+        one = np.ones((), a.dtype)
+        masked_a = np.where(a == 0, one, a)
+        ga = g * scatter(masked_a, index, src, axis, "prod", include_self) / masked_a
+        src_zero = src == 0
+        nzero = np.zeros(a.shape, g.dtype)
+        np.add.at(nzero, key, src_zero.astype(g.dtype))
+        single = src_zero & (nzero[key] == 1)
+        masked_src_out = scatter(a, index, np.where(single, one, src), axis, "prod",
+                                 include_self)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gs = np.where(single, (g * masked_src_out)[key],
+                          (g * out)[key] / np.where(src_zero, one, src))
+    if not include_self:
+        ga = np.where(hit, 0, g)
+    return ga.astype(g.dtype), (None if scalar else gs.astype(g.dtype))
+
+
 # ---- linear algebra ------------------------------------------------------------------------------
 
 

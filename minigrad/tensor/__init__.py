@@ -3,6 +3,18 @@
 (:mod:`minigrad.backends`), imported when the first tensor on its device is made."""
 
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .contraction import einsum
+from .scans import (
+    cummax,
+    cummin,
+    cumprod,
+    logcumsumexp,
+    median,
+    nanmedian,
+    nanquantile,
+    quantile,
+)
+from .scatters import index_copy, index_fill, masked_scatter, put, scatter, scatter_reduce
 from .tensor import (
     Tensor,
     apply_rule,
@@ -60,4 +72,6 @@ __all__ = ["Tensor", "Function", "tensor", "from_numpy", "zeros", "ones", "full"
     "is_grad_enabled", "broadcast_shapes", "set_num_threads", "get_num_threads", "cat", "stack",
     "where", "matmul", "maximum", "minimum", "apply_rule", "meshgrid", "var_mean", "std_mean",
     "empty", "eye", "full_like", "linspace", "logspace", "rand_like", "randn_like", "randint",
-    "randperm"]
+    "randperm", "einsum", "cummax", "cummin", "cumprod", "logcumsumexp", "median", "nanmedian",
+    "nanquantile", "quantile", "index_copy", "index_fill", "masked_scatter", "put", "scatter",
+    "scatter_reduce"]

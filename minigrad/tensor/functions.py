@@ -261,6 +261,66 @@ class Scatter(Function):
         return self.be.gather(g, self.index, self.axis)
 
 
+# ---- scans, selections and scatters with a reduction (tensor/scans.py, tensor/scatters.py) -------
+
+
+class Cumprod(Function):
+    """y_i = prod_{j <= i} x_j along a dim;  dL/dx_j = sum_{i >= j} g_i prod_{k <= i, k != j} x_k
+    (exact with zeros: the backend's cumprod_vjp)"""
+
+    def forward(self, x, axis=0):
+        self.x, self.axis = x, axis
+        return self.be.cumprod(x, axis)
+
+    def backward(self, g):
+        return self.be.cumprod_vjp(g, self.x, self.axis)
+
+
+class LogCumSumExp(Function):
+    """y_i = log sum_{j <= i} e^x_j along a dim (stable);
+    dL/dx_j = sum_{i >= j} g_i e^(x_j - y_i)"""
+
+    def forward(self, x, axis=0):
+        self.x, self.axis = x, axis
+        self.y = self.be.logcumsumexp(x, axis)
+        return self.y
+
+    def backward(self, g):
+        return self.be.logcumsumexp_vjp(g, self.x, self.y, self.axis)
+
+
+class SelectEven(Function):
+    """y = ``value``, an element of x picked elsewhere (median of all elements); the gradient is
+    split evenly among the elements equal to it (among the NaNs when it is NaN), as torch's"""
+
+    def forward(self, x, value=None, number=0.0):
+        be = self.be
+        self.mask = be.astype(be.ufunc("isnan", x), x.dtype) if math.isnan(number) else \
+            be.eq(x, number)
+        self.count = be.sum(self.mask, None, False)
+        return value
+
+    def backward(self, g):
+        be = self.be
+        return be.elementwise(MUL, self.mask, be.elementwise(DIV, g, self.count))
+
+
+class ScatterReduce(Function):
+    """y = x with src (or a number) written at ``index`` along a dim (reduce None) or combined
+    there by sum/prod/mean/amax/amin (torch.scatter, torch.scatter_reduce); the gradients are
+    PyTorch's (the backend's scatter_vjp)"""
+
+    def forward(self, x, src, index=None, axis=0, reduce=None, include_self=True):
+        self.x, self.src, self.index, self.axis = x, src, index, axis
+        self.reduce, self.include_self = reduce, include_self
+        self.y = self.be.scatter(x, index, src, axis, reduce, include_self)
+        return self.y
+
+    def backward(self, g):
+        return self.be.scatter_vjp(g, self.x, self.index, self.src, self.y, self.axis,
+                                   self.reduce, self.include_self)
+
+
 # ---- linear algebra -----------------------------------------------------------------------------
 
 

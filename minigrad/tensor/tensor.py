@@ -15,6 +15,8 @@ import numpy as np
 
 from .. import backends, rules
 from . import functions as Fn
+from . import scans as _scans
+from . import scatters as _scatters
 from .autograd import (
     TensorBase,
     backprop,
@@ -746,6 +748,109 @@ class Tensor(TensorBase):
         key = (slice(None),) * d + (slice(0, k),)
         idx = idx[key]
         return self.gather(d, idx), idx
+
+    # ---- scans, order statistics, scatters (written in tensor/scans.py, tensor/scatters.py) ---
+
+    def cumprod(self, dim: int, dtype=None) -> Tensor:
+        """Cumulative product along ``dim``; the gradient is exact with zeros (torch.cumprod)."""
+        return _scans.cumprod(self, dim, dtype)
+
+    def cummax(self, dim: int):
+        """``(values, indices)`` of the running maximum along ``dim`` (torch.cummax)."""
+        return _scans.cummax(self, dim)
+
+    def cummin(self, dim: int):
+        """``(values, indices)`` of the running minimum along ``dim`` (torch.cummin)."""
+        return _scans.cummin(self, dim)
+
+    def logcumsumexp(self, dim: int) -> Tensor:
+        """``log(cumsum(exp(self)))`` along ``dim``, without overflow (torch.logcumsumexp)."""
+        return _scans.logcumsumexp(self, dim)
+
+    def median(self, dim=None, keepdim: bool = False):
+        """The lower median of all elements (0-d), or ``(values, indices)`` along ``dim``."""
+        return _scans.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim: bool = False):
+        """:meth:`median` ignoring NaNs."""
+        return _scans.nanmedian(self, dim, keepdim)
+
+    def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
+        """The ``q``-quantiles over all elements or along ``dim`` (torch.quantile)."""
+        return _scans.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
+        """:meth:`quantile` ignoring NaNs."""
+        return _scans.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def scatter(self, dim: int, index, src=None, value=None, *, reduce=None) -> Tensor:
+        """A copy with ``src`` (a tensor or a number) written at ``index`` along ``dim``."""
+        return _scatters.scatter(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_(self, dim: int, index, src=None, value=None, *, reduce=None) -> Tensor:
+        """:meth:`scatter` in place."""
+        return _scatters.inplace(self, _scatters.scatter(_scatters.old(self), dim, index, src,
+                                                         value, reduce=reduce))
+
+    def scatter_add_(self, dim: int, index, src) -> Tensor:
+        """:meth:`scatter_add` in place."""
+        return _scatters.inplace(self, _scatters.old(self).scatter_add(dim, index, src))
+
+    def scatter_reduce(self, dim: int, index, src, reduce: str, *,
+                       include_self: bool = True) -> Tensor:
+        """``src`` combined in at ``index`` by sum, prod, mean, amax or amin."""
+        return _scatters.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(self, dim: int, index, src, reduce: str, *,
+                        include_self: bool = True) -> Tensor:
+        """:meth:`scatter_reduce` in place."""
+        return _scatters.inplace(self, _scatters.scatter_reduce(
+            _scatters.old(self), dim, index, src, reduce, include_self=include_self))
+
+    def index_fill(self, dim: int, index, value) -> Tensor:
+        """A copy with ``value`` in the entries at ``index`` along ``dim``."""
+        return _scatters.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: int, index, value) -> Tensor:
+        """:meth:`index_fill` in place."""
+        return _scatters.inplace(self, _scatters.index_fill(_scatters.old(self), dim, index,
+                                                            value))
+
+    def index_copy(self, dim: int, index, source) -> Tensor:
+        """A copy with ``source``'s slices along ``dim`` at the positions ``index``."""
+        return _scatters.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: int, index, source) -> Tensor:
+        """:meth:`index_copy` in place."""
+        return _scatters.inplace(self, _scatters.index_copy(_scatters.old(self), dim, index,
+                                                            source))
+
+    def index_add_(self, dim: int, index, source, *, alpha=1) -> Tensor:
+        """:meth:`index_add` in place."""
+        return _scatters.inplace(self, _scatters.old(self).index_add(dim, index, source,
+                                                                     alpha=alpha))
+
+    def put(self, index, source, accumulate: bool = False) -> Tensor:
+        """A copy with ``source`` at the flat positions ``index`` (added if accumulate)."""
+        return _scatters.put(self, index, source, accumulate)
+
+    def put_(self, index, source, accumulate: bool = False) -> Tensor:
+        """:meth:`put` in place."""
+        return _scatters.inplace(self, _scatters.put(_scatters.old(self), index, source,
+                                                     accumulate))
+
+    def masked_scatter(self, mask, source) -> Tensor:
+        """A copy with ``source``'s elements, in order, where ``mask`` is true."""
+        return _scatters.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask, source) -> Tensor:
+        """:meth:`masked_scatter` in place."""
+        return _scatters.inplace(self, _scatters.masked_scatter(_scatters.old(self), mask,
+                                                                source))
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        """:meth:`masked_fill` in place."""
+        return _scatters.inplace(self, _scatters.old(self).masked_fill(mask, value))
 
     # ---- comparisons, logic and bits (no gradient) ----------------------------------------------
 

@@ -54,6 +54,10 @@ reduce_index = on_host("reduce_index")
 cumsum, cumsum_vjp = on_host("cumsum"), on_host("cumsum_vjp")
 prod, prod_vjp = on_host("prod"), on_host("prod_vjp")
 sort, gather, gather_vjp = on_host("sort"), on_host("gather"), on_host("gather_vjp")
+cumprod, cumprod_vjp = on_host("cumprod"), on_host("cumprod_vjp")
+cummax, cummin = on_host("cummax"), on_host("cummin")
+logcumsumexp, logcumsumexp_vjp = on_host("logcumsumexp"), on_host("logcumsumexp_vjp")
+scatter, scatter_vjp = on_host("scatter"), on_host("scatter_vjp")
 
 name = "opencl"
 
@@ -70,4 +74,6 @@ __all__ = [
     "conv2d_input_vjp", "conv2d_weight_vjp", "max_pool2d", "max_pool2d_vjp", "avg_pool2d",
     "avg_pool2d_vjp", "sgd_step", "adam_step", "adagrad_step", "rmsprop_step", "ufunc",
     "reduce_index", "cumsum", "cumsum_vjp", "prod", "prod_vjp", "sort", "gather", "gather_vjp",
+    "cumprod", "cumprod_vjp", "cummax", "cummin", "logcumsumexp", "logcumsumexp_vjp", "scatter",
+    "scatter_vjp",
 ]
