@@ -88,6 +88,10 @@ def _single(v):
     return (int(v),) if isinstance(v, (int, np.integer)) else (int(v[0]),)
 
 
+def _triple(v):
+    return (int(v),) * 3 if isinstance(v, (int, np.integer)) else tuple(int(i) for i in v)
+
+
 class Conv2d(_ConvNd):
     """2-D convolution over (N, C, H, W); weight (out, in / groups, kh, kw). ``dilation``,
     ``groups`` and ``padding="same"`` are composites around the fused kernel
@@ -119,6 +123,25 @@ class Conv1d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C, D, H, W); weight (out, in / groups, kd, kh, kw). A composite
+    around conv2d (:func:`minigrad.functional.conv3d`).
+
+    >>> Conv3d(2, 4, 3, padding=1)  # 4*2*27 + 4
+    Conv3d(2, 4, kernel_size=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1))  # 220 parameters
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros"):
+        super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride),
+                         padding if isinstance(padding, str) else _triple(padding),
+                         _triple(dilation), groups, bias, padding_mode)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
 
@@ -161,25 +184,103 @@ class ConvTranspose1d(_ConvNd):
 
 
 class MaxPool2d(Module):
-    def __init__(self, kernel_size, stride=None):
+    """Max pooling (:func:`minigrad.functional.max_pool2d`), with PyTorch's arguments.
+
+    >>> MaxPool2d(3, stride=2, padding=1, ceil_mode=True)
+    MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
-
-
-class AvgPool2d(MaxPool2d):
-    def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride)
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class MaxPool1d(MaxPool2d):
+    """Max pooling of (N, C, L) (:func:`minigrad.functional.max_pool1d`)."""
+
     def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride)
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
+
+
+class AvgPool2d(Module):
+    """Average pooling (:func:`minigrad.functional.avg_pool2d`), with PyTorch's arguments.
+
+    >>> AvgPool2d(2)
+    AvgPool2d(kernel_size=2, stride=2, padding=0)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(AvgPool2d):
+    """Average pooling of (N, C, L) (:func:`minigrad.functional.avg_pool1d`)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+    def forward(self, x):
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+
+class MaxUnpool2d(Module):
+    """The partial inverse of MaxPool2d (:func:`minigrad.functional.max_unpool2d`):
+    ``forward(input, indices, output_size=None)``.
+
+    >>> import minigrad
+    >>> pool, unpool = MaxPool2d(2, return_indices=True), MaxUnpool2d(2)
+    >>> y, i = pool(minigrad.tensor([[[[1.0, 4.0], [3.0, 2.0]]]]))
+    >>> unpool(y, i).tolist()
+    [[[[0.0, 4.0], [0.0, 0.0]]]]
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def forward(self, x, indices, output_size=None):
+        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(MaxUnpool2d):
+    """The partial inverse of MaxPool1d (:func:`minigrad.functional.max_unpool1d`)."""
+
+    def forward(self, x, indices, output_size=None):
+        return F.max_unpool1d(x, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)
 
 
 class Dropout(Module):
@@ -566,6 +667,33 @@ class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
 
     def forward(self, x):
         return F.adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed output size (an int, or (h, w) with None to keep a size)
+    (:func:`minigrad.functional.adaptive_max_pool2d`).
+
+    >>> import minigrad
+    >>> AdaptiveMaxPool2d((2, 3))(minigrad.ones(1, 4, 5, 7)).shape
+    (1, 4, 2, 3)
+    """
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max pooling of (N, C, L) to a fixed length."""
+
+    def forward(self, x):
+        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
 
 
 class ElmanRNN(Module):
