@@ -1241,3 +1241,90 @@ def test_sort_gather_and_gather_vjp(backend):
     g = np.ones((2, 3), np.float32)
     back = backend.gather_vjp(backend.asarray(g), backend.asarray(index), 1, x.shape)
     check(backend, back, np.array([[2, 0, 0, 1], [0, 1, 2, 0]], np.float32))   # repeats add
+
+
+def _brute_scan_vjp(x, g, axis, f):
+    """sum_{i >= j} g_i d f(x[:i+1]) / d x_j by central differences of each prefix (float64)"""
+    x, g = np.moveaxis(x.astype(np.float64), axis, -1), np.moveaxis(g.astype(np.float64), axis, -1)
+    out = np.zeros_like(x)
+    for r in np.ndindex(x.shape[:-1]):
+        for j in range(x.shape[-1]):
+            for i in range(j, x.shape[-1]):
+                hi, lo = x[r][:i + 1].copy(), x[r][:i + 1].copy()
+                hi[j] += 1e-6
+                lo[j] -= 1e-6
+                out[r][j] += g[r][i] * (f(hi) - f(lo)) / 2e-6
+    return np.moveaxis(out, -1, axis)
+
+
+@dtype_params
+def test_cumprod_logcumsumexp_and_their_vjps(backend, dtype):
+    if not computes(backend, dtype):
+        return
+    x = np.array([[1.5, 0.0, -2.0, 3.0, 0.0], [0.5, 2.0, -1.0, 0.0, 1.5],
+                  [0.7, -1.2, 1.1, 2.0, 0.9]], dtype)
+    g = randn(3, 5, dtype=dtype, seed=4)
+    for axis in (0, 1):
+        check(backend, backend.cumprod(backend.asarray(x), axis), np.cumprod(x, axis))
+        want = _brute_scan_vjp(x, g, axis, np.prod).astype(dtype)   # exact with zeros
+        check(backend, backend.cumprod_vjp(backend.asarray(g), backend.asarray(x), axis), want,
+              loose=True, atol=1e-4 if dtype == np.float32 else 1e-7)
+        y = backend.logcumsumexp(backend.asarray(x), axis)
+        want = np.log(np.cumsum(np.exp(x.astype(np.float64)), axis)).astype(dtype)
+        check(backend, y, want)
+        want = _brute_scan_vjp(x, g, axis, lambda v: np.log(np.sum(np.exp(v)))).astype(dtype)
+        got = backend.logcumsumexp_vjp(backend.asarray(g), backend.asarray(x), y, axis)
+        check(backend, got, want, loose=True, atol=1e-4 if dtype == np.float32 else 1e-7)
+    big = np.array([1e4, 1e4, -np.inf, 1e4 + 1], dtype)               # no overflow, -inf is e^0
+    want = np.array([1e4, 1e4 + np.log(2), 1e4 + np.log(2), 1e4 + 1 + np.log1p(2 * np.exp(-1))])
+    check(backend, backend.logcumsumexp(backend.asarray(big), 0), want.astype(dtype))
+
+
+def test_cummax_cummin(backend):
+    nan = np.nan
+    x = np.array([[1.0, 3.0, 2.0, 3.0, 0.0, 5.0], [2.0, nan, 4.0, nan, 1.0, 9.0]], np.float32)
+    v, i = backend.cummax(backend.asarray(x), 1)
+    check(backend, v, np.array([[1, 3, 3, 3, 3, 5], [2, nan, nan, nan, nan, nan]], np.float32),
+          equal_nan=True)
+    # ties move the index to the latest position; a NaN stays, each new NaN takes the index
+    np.testing.assert_array_equal(backend.to_numpy(i), [[0, 1, 1, 3, 3, 5], [0, 1, 1, 3, 3, 3]])
+    v, i = backend.cummin(backend.asarray(x[:1]), 1)
+    check(backend, v, np.array([[1, 1, 1, 1, 0, 0]], np.float32))
+    np.testing.assert_array_equal(backend.to_numpy(i), [[0, 0, 0, 0, 4, 4]])
+    v, i = backend.cummax(backend.asarray(np.zeros((0, 3), np.float32)), 0)
+    assert backend.to_numpy(i).shape == (0, 3) and backend.to_numpy(i).dtype == np.int64
+
+
+@pytest.mark.parametrize("reduce", [None, "sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_and_scatter_vjp(backend, reduce, include_self):
+    a = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], np.float32)
+    index = np.array([[0, 2, 2], [1, 2, 0]], np.int64)
+    src = np.array([[10.0, 3.0, 9.0], [20.0, 30.0, 40.0]], np.float32)
+    want = a.copy()
+    lists = {}
+    for (i, j), k in np.ndenumerate(index):
+        lists.setdefault((k, j), []).append(src[i, j])
+    for (k, j), vals in lists.items():
+        pool = ([a[k, j]] if include_self or reduce is None else []) + vals
+        want[k, j] = {None: lambda p: p[-1], "sum": np.sum, "prod": np.prod, "mean": np.mean,
+                      "amax": np.max, "amin": np.min}[reduce](pool)
+    if reduce is None and not include_self:
+        return
+    out = backend.scatter(backend.asarray(a), backend.asarray(index), backend.asarray(src), 0,
+                          reduce, include_self)
+    check(backend, out, want)
+    g = randn(3, 3, seed=2)
+    ga, gs = backend.scatter_vjp(backend.asarray(g), backend.asarray(a), backend.asarray(index),
+                                 backend.asarray(src), out, 0, reduce, include_self)
+    if reduce in (None, "sum"):
+        hit = np.zeros(a.shape, bool)
+        hit[index, np.arange(3)] = True
+        check(backend, ga, np.where(hit & (reduce is None or not include_self), 0, g))
+        check(backend, gs, np.take_along_axis(g, index, 0))
+    if reduce == "amax" and include_self:   # (2, 2): self 9 and src 9 tie: half each
+        assert backend.to_numpy(ga)[2, 2] == pytest.approx(g[2, 2] / 2)
+        assert backend.to_numpy(gs)[0, 2] == pytest.approx(g[2, 2] / 2)
+    n = backend.scatter(backend.asarray(a), backend.asarray(index), 0.5, 0, None, True)
+    check(backend, n, np.where(np.isin(np.arange(9).reshape(3, 3),
+                                       index * 3 + np.arange(3)), 0.5, a).astype(np.float32))
