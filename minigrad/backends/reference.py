@@ -333,13 +333,13 @@ def logcumsumexp_vjp(g, a, y, axis: int):
     if not g.size:
         return np.zeros_like(g)
     lowest = np.finfo(g.dtype).min
-    with np.errstate(divide="ignore"):
-        log_abs = np.log(np.abs(g))
     out = np.zeros_like(g)
-    for sign in (1, -1):
-        lg = np.where(g * sign > 0, log_abs, lowest) - y
-        rl = np.flip(np.logaddexp.accumulate(np.flip(lg, axis), axis=axis), axis)
-        out = out + sign * np.exp(rl + a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # -inf inputs: as torch
+        log_abs = np.log(np.abs(g))
+        for sign in (1, -1):
+            lg = np.where(g * sign > 0, log_abs, lowest) - y
+            rl = np.flip(np.logaddexp.accumulate(np.flip(lg, axis), axis=axis), axis)
+            out = out + sign * np.exp(rl + a)
     return out.astype(g.dtype)
 
 

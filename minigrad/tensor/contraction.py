@@ -43,7 +43,10 @@ def _parse_term(term, pos, who):
     while i < len(term):
         c = term[i]
         if c == ".":
-            if term[i:i + 3] != "..." or None in labels:
+            if None in labels:
+                raise ArgumentError(f"einsum(): found '.' for {who} for which an ellipsis was "
+                                    f"already found")
+            if term[i:i + 3] != "...":
                 raise ArgumentError(f"einsum(): found '.' for {who} that is not part of any "
                                     f"ellipsis")
             labels.append(None)

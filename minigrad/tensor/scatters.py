@@ -247,17 +247,43 @@ def masked_scatter(x, mask, source):
     return put(x, pos, source.reshape(-1)[:pos.size])
 
 
-def inplace(x, out):
-    """Rebind ``x`` to ``out`` (the op's result from x's old value), as torch's in-place ops:
-    the old graph keeps a tensor of its own, graphs that used x refuse their backward."""
+def inplace(x, op):
+    """``x`` rebound to ``op(old)`` (``op`` a function; or ``op`` is that result, computed from
+    :func:`old` of x), ``old`` a tensor standing for x's current value, as torch's in-place ops:
+    the new graph (and any graph the op's other arguments hold, such as x[:1] * 2) reads the old
+    value through ``old``; other graphs that used x refuse their backward (version stamps); a
+    leaf that requires gradients refuses the change."""
+    from .autograd import TensorBase
     if x.requires_grad and x.is_leaf and is_grad_enabled():
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
+    stand = old(x) if callable(op) else None
+    out = op(stand) if callable(op) else op
     if out.dtype != x.dtype:
         out = out.to(dtype=x.dtype)
-    x.data = out.data
     if out.requires_grad:
+        # the arguments may have been computed from x: their graphs must read the old value,
+        # through the one stand-in (a Function's backward runs once)
+        ctxs, stack, seen = [], [out], set()
+        while stack:
+            ctx = stack.pop()._ctx
+            if ctx is None or id(ctx) in seen:
+                continue
+            seen.add(id(ctx))
+            ctxs.append(ctx)
+            for p in ctx.inputs:
+                if not isinstance(p, TensorBase):
+                    continue
+                stack.append(p)
+                if stand is None and p is not x and p.data is x.data and p._ctx is x._ctx \
+                        and p.requires_grad == x.requires_grad:
+                    stand = p
+        for ctx in ctxs:
+            if any(p is x for p in ctx.inputs):
+                stand = stand if stand is not None else old(x)
+                ctx.inputs = tuple(stand if p is x else p for p in ctx.inputs)
         x._ctx, x.requires_grad = out._ctx, True
+    x.data = out.data
     mark_modified(x)
     return x
 
@@ -265,6 +291,6 @@ def inplace(x, out):
 def old(x):
     """A tensor standing for x's current value in the graph (x is about to be rebound)."""
     T = _T()
-    old = T._make(x.data, x.backend, x.requires_grad)
-    old._ctx, old._version = x._ctx, x._version
-    return old
+    stand = T._make(x.data, x.backend, x.requires_grad)
+    stand._ctx, stand._version = x._ctx, x._version
+    return stand

@@ -789,12 +789,11 @@ class Tensor(TensorBase):
 
     def scatter_(self, dim: int, index, src=None, value=None, *, reduce=None) -> Tensor:
         """:meth:`scatter` in place."""
-        return _scatters.inplace(self, _scatters.scatter(_scatters.old(self), dim, index, src,
-                                                         value, reduce=reduce))
+        return _scatters.inplace(self, lambda t: t.scatter(dim, index, src, value, reduce=reduce))
 
     def scatter_add_(self, dim: int, index, src) -> Tensor:
         """:meth:`scatter_add` in place."""
-        return _scatters.inplace(self, _scatters.old(self).scatter_add(dim, index, src))
+        return _scatters.inplace(self, lambda t: t.scatter_add(dim, index, src))
 
     def scatter_reduce(self, dim: int, index, src, reduce: str, *,
                        include_self: bool = True) -> Tensor:
@@ -804,8 +803,8 @@ class Tensor(TensorBase):
     def scatter_reduce_(self, dim: int, index, src, reduce: str, *,
                         include_self: bool = True) -> Tensor:
         """:meth:`scatter_reduce` in place."""
-        return _scatters.inplace(self, _scatters.scatter_reduce(
-            _scatters.old(self), dim, index, src, reduce, include_self=include_self))
+        return _scatters.inplace(self, lambda t: t.scatter_reduce(dim, index, src, reduce,
+                                                                  include_self=include_self))
 
     def index_fill(self, dim: int, index, value) -> Tensor:
         """A copy with ``value`` in the entries at ``index`` along ``dim``."""
@@ -813,8 +812,7 @@ class Tensor(TensorBase):
 
     def index_fill_(self, dim: int, index, value) -> Tensor:
         """:meth:`index_fill` in place."""
-        return _scatters.inplace(self, _scatters.index_fill(_scatters.old(self), dim, index,
-                                                            value))
+        return _scatters.inplace(self, lambda t: t.index_fill(dim, index, value))
 
     def index_copy(self, dim: int, index, source) -> Tensor:
         """A copy with ``source``'s slices along ``dim`` at the positions ``index``."""
@@ -822,13 +820,11 @@ class Tensor(TensorBase):
 
     def index_copy_(self, dim: int, index, source) -> Tensor:
         """:meth:`index_copy` in place."""
-        return _scatters.inplace(self, _scatters.index_copy(_scatters.old(self), dim, index,
-                                                            source))
+        return _scatters.inplace(self, lambda t: t.index_copy(dim, index, source))
 
     def index_add_(self, dim: int, index, source, *, alpha=1) -> Tensor:
         """:meth:`index_add` in place."""
-        return _scatters.inplace(self, _scatters.old(self).index_add(dim, index, source,
-                                                                     alpha=alpha))
+        return _scatters.inplace(self, lambda t: t.index_add(dim, index, source, alpha=alpha))
 
     def put(self, index, source, accumulate: bool = False) -> Tensor:
         """A copy with ``source`` at the flat positions ``index`` (added if accumulate)."""
@@ -836,8 +832,7 @@ class Tensor(TensorBase):
 
     def put_(self, index, source, accumulate: bool = False) -> Tensor:
         """:meth:`put` in place."""
-        return _scatters.inplace(self, _scatters.put(_scatters.old(self), index, source,
-                                                     accumulate))
+        return _scatters.inplace(self, lambda t: t.put(index, source, accumulate))
 
     def masked_scatter(self, mask, source) -> Tensor:
         """A copy with ``source``'s elements, in order, where ``mask`` is true."""
@@ -845,12 +840,11 @@ class Tensor(TensorBase):
 
     def masked_scatter_(self, mask, source) -> Tensor:
         """:meth:`masked_scatter` in place."""
-        return _scatters.inplace(self, _scatters.masked_scatter(_scatters.old(self), mask,
-                                                                source))
+        return _scatters.inplace(self, lambda t: t.masked_scatter(mask, source))
 
     def masked_fill_(self, mask, value) -> Tensor:
         """:meth:`masked_fill` in place."""
-        return _scatters.inplace(self, _scatters.old(self).masked_fill(mask, value))
+        return _scatters.inplace(self, lambda t: t.masked_fill(mask, value))
 
     # ---- comparisons, logic and bits (no gradient) ----------------------------------------------
 
