@@ -1,11 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-# ---
-
 # %% [markdown]
 # # 01 - Backpropagation on scalars
 #
@@ -27,22 +19,15 @@
 
 # %%
 import math
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from plotting import FIG, save  # tutorials/plotting.py: readable figures
 
 import minigrad
 from minigrad import Scalar
-from minigrad.scalar import iter_backward, numeric_grad, to_dot, trace
+from minigrad.scalar import (GraphvizNotFound, iter_backward, numeric_grad, to_dot, to_png,
+                             trace)
 
-try:
-    FIG = Path(__file__).parent / "figures"
-except NameError:  # inside a notebook
-    FIG = Path("tutorials/figures")
-FIG.mkdir(parents=True, exist_ok=True)
 
 # %% [markdown]
 # ## The modules
@@ -152,18 +137,30 @@ print(f"with radians: f = {d.data:.4f}, df/dx = {x.grad:.3f}")
 #
 # ## The graph
 #
-# `to_dot` writes the graph as Graphviz DOT text (render it with `dot -Tpng graph.dot`). Since
-# Graphviz may be missing, we also draw it with matplotlib: each box holds a node's value and
-# gradient, and each arrow is labelled with the module.
+# `to_dot` writes the graph as Graphviz DOT text (render it with `dot -Tpng graph.dot`);
+# `to_svg` and `to_png` render it through Graphviz (`./run setup` installs it), and in a
+# notebook a `Scalar` shows itself as that picture, values and gradients on the nodes.
 
 # %%
 dot = to_dot(d)
 (FIG / "01_graph.dot").write_text(dot)
 print(dot)
 
+# %%
+try:
+    (FIG / "01_graph_graphviz.png").write_bytes(to_png(d))
+    print("saved", FIG / "01_graph_graphviz.png")
+except GraphvizNotFound as e:
+    print("no Graphviz here:", e)
+d  # noqa: B018 (in a notebook, a cell's last value is shown: for a Scalar, its graph)
+
+# %% [markdown]
+# Graphviz may be missing, so we also draw the graph with matplotlib: each box holds a node's
+# value and gradient, and each arrow is labelled with the module.
+
 
 # %%
-def draw_graph(root, path, title):
+def draw_graph(root, name, title):
     """Boxes for the values (label, data, grad), arrows labelled with the module."""
     nodes = root.topo()
     depth = {}
@@ -176,12 +173,13 @@ def draw_graph(root, path, title):
     for dep, col in columns.items():
         for i, n in enumerate(col):
             pos[id(n)] = (dep * 3.0, (len(col) - 1) / 2 - i * 1.6)
-    fig, ax = plt.subplots(figsize=(2.6 * len(columns) + 1, 1.6 * max(map(len, columns.values())) + 1.4))
+    rows = max(map(len, columns.values()))
+    fig, ax = plt.subplots(layout="constrained", figsize=(2.6 * len(columns) + 1, 1.3 * rows + 0.8))
     for n in nodes:
         x0, y0 = pos[id(n)]
         for p in n.parents:
             xp, yp = pos[id(p)]
-            ax.annotate("", xy=(x0 - 0.75, y0), xytext=(xp + 0.75, yp),
+            ax.annotate("", xy=(x0 - 0.6, y0), xytext=(xp + 0.6, yp),
                         arrowprops=dict(arrowstyle="->", color="gray", lw=1.5))
             ax.text((x0 + xp) / 2, (y0 + yp) / 2 + 0.15, n.module(), ha="center", fontsize=9,
                     color="tab:blue")
@@ -191,16 +189,13 @@ def draw_graph(root, path, title):
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
-    ax.set_ylim(min(ys) - 1, max(ys) + 1)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.set_title(title)
     ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print("saved", path)
+    save(fig, name)
 
 
-draw_graph(d, FIG / "01_graph.png", "f(x) = 2 / sin(exp(-x)) at x = -4.499")
+draw_graph(d, "01_graph.png", "f(x) = 2 / sin(exp(-x)) at x = -4.499")
 
 # %% [markdown]
 # ## The multivariate chain rule: a diamond
@@ -235,7 +230,7 @@ print(f"dc/dx = {x2.grad:.6f}, b*2x + a*cos x = {expected:.6f}")
 assert abs(x2.grad - expected) < 1e-12
 assert sum(s.input is x2 for s in steps) == 2  # two paths end at x
 assert abs(numeric_grad(lambda v: v**2 * v.sin(), xv) - expected) < 1e-6
-draw_graph(c2, FIG / "01_diamond.png", "c = x^2 * sin x: two paths from x to c")
+draw_graph(c2, "01_diamond.png", "c = x^2 * sin x: two paths from x to c")
 
 # %% [markdown]
 # The same graph from a formula string, with `minigrad.scalar.parse` (it labels the modules

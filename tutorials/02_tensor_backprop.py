@@ -1,11 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-# ---
-
 # %% [markdown]
 # # 02 - From scalars to tensors
 #
@@ -20,23 +12,13 @@
 # c_1 = 1 \cdot 3 + 2 \cdot 4 + 0.5 = 11.5, \quad c_2 = 1 \cdot 7 + 2 \cdot 1 + 0.3 = 9.3.$$
 
 # %%
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from plotting import Panels, image_panels, save  # tutorials/plotting.py: readable figures
 
 import minigrad
 import minigrad.functional as F
 from minigrad.testing import assert_engines_agree, gradcheck
 
-try:
-    FIG = Path(__file__).parent / "figures"
-except NameError:  # inside a notebook
-    FIG = Path("tutorials/figures")
-FIG.mkdir(parents=True, exist_ok=True)
 
 # %% [markdown]
 # ## The forward pass: k = Wx + b
@@ -131,17 +113,9 @@ print("batched linear + tanh, scalar vs tensor: OK; dL/dW =", res["tensor"][1][1
 # scaled by the output's gradient, column $j$ by the input.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-for ax, (title, m) in zip(axes, [("dL/dk (column)", dk[:, None]), ("x^T (row)", xn[None, :]),
-                                 ("dL/dW = dL/dk x^T", W.grad.numpy())]):
-    im = ax.imshow(m, cmap="coolwarm", vmin=-abs(m).max(), vmax=abs(m).max())
-    for (i, j), v in np.ndenumerate(m):
-        ax.text(j, i, f"{v:.1f}", ha="center", va="center")
-    ax.set_xticks(range(m.shape[1]))
-    ax.set_yticks(range(m.shape[0]))
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, shrink=0.8)
-fig.tight_layout()
-fig.savefig(FIG / "02_W_grad.png", dpi=100)
-plt.close(fig)
-print("saved", FIG / "02_W_grad.png")
+fig = image_panels(
+    [Panels([("dL/dk (column)", dk[:, None])], signed=True, fmt="{:.1f}"),
+     Panels([("x^T (row)", xn[None, :])], signed=True, fmt="{:.1f}"),
+     Panels([("dL/dW = dL/dk x^T", W.grad.numpy())], signed=True, fmt="{:.1f}")],
+    title="dL/dW[i, j] = dL/dk[i] * x[j]   (red > 0, blue < 0, white = 0)", panel_size=2.6)
+save(fig, "02_W_grad.png")

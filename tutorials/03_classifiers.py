@@ -1,11 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-# ---
-
 # %% [markdown]
 # # 03 - Classifiers: by hand, the loss, and why XOR needs a hidden layer
 #
@@ -19,24 +11,15 @@
 # largest score. For the first two problems we can **set the weights by hand**.
 
 # %%
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from plotting import save  # tutorials/plotting.py: readable figures
 
 import minigrad
 import minigrad.functional as F
 from minigrad import nn, optim
 from minigrad.data import make_problem1, make_problem2, make_xor, xor_points
 
-try:
-    FIG = Path(__file__).parent / "figures"
-except NameError:  # inside a notebook
-    FIG = Path("tutorials/figures")
-FIG.mkdir(parents=True, exist_ok=True)
 minigrad.manual_seed(0)
 
 # %% [markdown]
@@ -177,15 +160,19 @@ assert accuracy(mlp, pts.X, pts.y) == 1.0
 g = np.linspace(-1.2, 1.2, 200)
 gx, gy = np.meshgrid(g, g)
 grid = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
-fig, axes = plt.subplots(1, 3, figsize=(14, 4.3))
+fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(14, 4.6))
 for ax, (name, model) in zip(axes, [("linear", linear), ("MLP 2-16-2", mlp)]):
     with minigrad.no_grad():
         pred = model(minigrad.tensor(grid)).numpy().argmax(1).reshape(gx.shape)
-    ax.contourf(gx, gy, pred, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c3d7f4"])
-    ax.scatter(*train.X.T, c=train.y, cmap="coolwarm", s=10, edgecolors="k", linewidths=0.3)
+    # the same colour for a class and for the region predicted as that class
+    ax.contourf(gx, gy, pred, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fcbba1"])
+    for cls, color in ((0, "tab:blue"), (1, "tab:red")):
+        ax.scatter(*train.X[train.y == cls].T, color=color, s=10, edgecolors="k",
+                   linewidths=0.3, label=f"class {cls}")
     ax.set_title(f"{name}: accuracy {results[name][0]:.0%}")
     ax.set_xlabel("f1")
     ax.set_ylabel("f2")
+axes[0].legend(loc="upper center", framealpha=0.9, ncols=2)
 axes[2].plot(lin_losses, label="linear")
 axes[2].plot(mlp_losses, label="MLP 2-16-2")
 axes[2].set_yscale("log")
@@ -193,7 +180,5 @@ axes[2].set_xlabel("step")
 axes[2].set_ylabel("cross-entropy loss")
 axes[2].legend()
 axes[2].set_title("training loss")
-fig.tight_layout()
-fig.savefig(FIG / "03_xor_boundaries.png", dpi=100)
-plt.close(fig)
-print("saved", FIG / "03_xor_boundaries.png")
+fig.suptitle("points: the true class; background: the class the model predicts there")
+save(fig, "03_xor_boundaries.png")

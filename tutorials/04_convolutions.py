@@ -1,11 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-# ---
-
 # %% [markdown]
 # # 04 - Convolutions and pooling
 #
@@ -15,25 +7,14 @@
 # *wherever* it occurs. Pooling then aggregates windows of the result into a smaller one.
 
 # %%
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from plotting import Panels, image_panels, save  # tutorials/plotting.py: readable figures
 
 import minigrad
 import minigrad.functional as F
 from minigrad import nn
 from minigrad.data import load_digits
 from minigrad.train import train_digits
-
-try:
-    FIG = Path(__file__).parent / "figures"
-except NameError:  # inside a notebook
-    FIG = Path("tutorials/figures")
-FIG.mkdir(parents=True, exist_ok=True)
 
 # %% [markdown]
 # ## 1-D convolution by example
@@ -148,17 +129,12 @@ assert mx.shape == av.shape == (4, 4) and (mx >= av).all()
 assert np.allclose(av, img[0, 0].reshape(4, 2, 4, 2).mean((1, 3)))
 print(f"digit {label}: blur, edges, max-pool, average-pool computed")
 
-fig, axes = plt.subplots(1, 5, figsize=(14, 3))
-for ax, (title, m) in zip(axes, [(f"digit {label}", img[0, 0]), ("Gaussian blur", blur),
-                                 ("vertical edges (Sobel)", edges), ("max pool 2x2", mx),
-                                 ("average pool 2x2", av)]):
-    ax.imshow(m, cmap="gray" if "edges" not in title else "coolwarm")
-    ax.set_title(title)
-    ax.axis("off")
-fig.tight_layout()
-fig.savefig(FIG / "04_filters_pooling.png", dpi=100)
-plt.close(fig)
-print("saved", FIG / "04_filters_pooling.png")
+fig = image_panels(
+    [Panels([(f"digit {label}", img[0, 0]), ("Gaussian blur", blur), ("max pool 2x2", mx),
+             ("average pool 2x2", av)], label="pixel value (standardised)"),
+     Panels([("vertical edges (Sobel)", edges)], signed=True, label="edge strength")],
+    title="one scale for the image, its blur and both poolings; edges are signed (white = 0)")
+save(fig, "04_filters_pooling.png")
 
 # %% [markdown]
 # ## Learned filters
@@ -175,14 +151,7 @@ assert hist.test_accuracy[-1] > 0.85
 filters = net[0].weight.numpy()
 assert filters.shape == (16, 1, 3, 3)
 
-fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
-for i, ax in enumerate(axes.ravel()):
-    w = filters[i, 0]
-    ax.imshow(w, cmap="coolwarm", vmin=-abs(w).max(), vmax=abs(w).max())
-    ax.set_title(f"filter {i}", fontsize=9)
-    ax.axis("off")
-fig.suptitle("first-layer filters of the CNN after 3 epochs on the digits")
-fig.tight_layout()
-fig.savefig(FIG / "04_learned_filters.png", dpi=100)
-plt.close(fig)
-print("saved", FIG / "04_learned_filters.png")
+fig = image_panels([Panels([(f"filter {i}", filters[i, 0]) for i in range(16)], signed=True,
+                           label="weight")], ncols=8, panel_size=1.5,
+                   title="first-layer filters of the CNN after 3 epochs on the digits")
+save(fig, "04_learned_filters.png")

@@ -1,11 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-# ---
-
 # %% [markdown]
 # # 05 - Making it work
 #
@@ -20,24 +12,15 @@
 # 6. **dropout**.
 
 # %%
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from plotting import FIG, save  # tutorials/plotting.py: readable figures
 
 import minigrad
 import minigrad.functional as F
 from minigrad import nn, optim
 from minigrad.data import DataLoader, load_digits
 
-try:
-    FIG = Path(__file__).parent / "figures"
-except NameError:  # inside a notebook
-    FIG = Path("tutorials/figures")
-FIG.mkdir(parents=True, exist_ok=True)
 minigrad.manual_seed(0)
 rng = np.random.default_rng(0)
 
@@ -81,7 +64,7 @@ assert sig[0] * 100 <= sig[-1]  # orders of magnitude smaller than at the output
 assert sig[0] * 100 <= rel[0]  # and than the ReLU network's first layer
 assert 0.01 < rel[0] / rel[-1] < 100  # the ReLU network's gradients keep their scale
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(layout="constrained", figsize=(7, 4))
 for name, g in grad_norms.items():
     ax.plot(range(1, len(g) + 1), g, "o-", label=name)
 ax.set_yscale("log")
@@ -89,9 +72,7 @@ ax.set_xlabel("layer (1 = input side)")
 ax.set_ylabel("norm of dL/dW")
 ax.set_title("gradient norms through a 20-layer MLP")
 ax.legend()
-fig.tight_layout()
-fig.savefig(FIG / "05_vanishing_gradients.png", dpi=100)
-plt.close(fig)
+save(fig, "05_vanishing_gradients.png")
 
 # %% [markdown]
 # ## 2. Initialization: Glorot vs naive
@@ -121,19 +102,19 @@ for name, init in [("N(0, 1)", lambda w: nn.init.normal_(w, 0.0, 1.0)),
           f"saturated (|h| > 0.99) at layer 20: {saturated[name]:.0%}")
 assert saturated["N(0, 1)"] > 0.5 and saturated["Glorot uniform"] < 0.01
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(11, 3.8))
 for name, stds in act_std.items():
     axes[0].plot(range(1, 21), stds, "o-", label=name)
 axes[0].set_xlabel("layer")
 axes[0].set_ylabel("std of tanh activations")
 axes[0].set_title("activation scale through 20 tanh layers (width 256)")
 axes[0].legend()
-axes[1].bar(list(saturated), list(saturated.values()), color=["tab:blue", "tab:orange"])
+bars = axes[1].bar(list(saturated), list(saturated.values()), color=["tab:blue", "tab:orange"])
+axes[1].bar_label(bars, labels=[f"{v:.0%}" for v in saturated.values()])  # 0% shows too
+axes[1].set_ylim(0, 1.05)
 axes[1].set_ylabel("fraction |h| > 0.99 at layer 20")
 axes[1].set_title("saturated units (derivative ~ 0)")
-fig.tight_layout()
-fig.savefig(FIG / "05_init.png", dpi=100)
-plt.close(fig)
+save(fig, "05_init.png")
 
 # %% [markdown]
 # ## 3. Minibatches
@@ -224,7 +205,7 @@ final = {k: np.mean(v[-20:]) for k, v in opt_curves.items()}
 assert final["momentum"] < final["SGD"] and final["Nesterov"] < final["SGD"]
 assert final["Adam"] < final["SGD"]
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(12, 4))
 for bs, curve in batch_curves.items():
     s, l = zip(*curve)
     axes[0].plot(s, l, "o-", ms=3, label=f"batch {bs}")
@@ -241,9 +222,7 @@ axes[1].set_ylabel(f"minibatch loss (moving average of {k})")
 axes[1].set_yscale("log")
 axes[1].set_title("optimizers")
 axes[1].legend()
-fig.tight_layout()
-fig.savefig(FIG / "05_batches_optimizers.png", dpi=100)
-plt.close(fig)
+save(fig, "05_batches_optimizers.png")
 
 # %% [markdown]
 # ## 5. L1 vs L2 regularization
@@ -275,7 +254,7 @@ for name, penalty, lam in [("L1", nn.l1_penalty, 5e-3), ("L2", nn.l2_penalty, 5e
 frac = {k: float((np.abs(w) < 1e-3).mean()) for k, w in weights.items()}
 assert frac["L1"] > 5 * frac["L2"] and frac["L1"] > 0.15
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(layout="constrained", figsize=(7, 4))
 bins = np.linspace(-0.4, 0.4, 161)
 for name, w in weights.items():
     ax.hist(w, bins=bins, alpha=0.6, label=f"{name}: {frac[name]:.0%} with |w| < 1e-3")
@@ -284,9 +263,7 @@ ax.set_xlabel("weight value")
 ax.set_ylabel("count")
 ax.set_title("weights after training with an L1 or an L2 penalty")
 ax.legend()
-fig.tight_layout()
-fig.savefig(FIG / "05_l1_l2.png", dpi=100)
-plt.close(fig)
+save(fig, "05_l1_l2.png")
 
 # %% [markdown]
 # ## 6. Dropout

@@ -1,11 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-# ---
-
 # %% [markdown]
 # # 06 - One set of rules, three engines
 #
@@ -24,23 +16,14 @@
 
 # %%
 import time
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from plotting import save  # tutorials/plotting.py: readable figures
 
 import minigrad.check as check
 from minigrad.data import load_digits
 from minigrad.testing import assert_engines_agree
-
-try:
-    FIG = Path(__file__).parent / "figures"
-except NameError:  # inside a notebook
-    FIG = Path("tutorials/figures")
-FIG.mkdir(parents=True, exist_ok=True)
 
 engines = check.engines_available()
 print("engines available here:", engines)
@@ -143,7 +126,7 @@ for n in (2, 64):
         print(f"{e:7s} batch {n:3d}: {timings[(e, n)] * 1e3:9.2f} ms")
 assert timings[("scalar", 64)] > timings[("tensor", 64)]
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(layout="constrained", figsize=(7, 4))
 width = 0.8 / len(engines)
 for i, e in enumerate(engines):
     vals = [timings[(e, n)] * 1e3 for n in (2, 64)]
@@ -154,10 +137,7 @@ ax.set_yscale("log")
 ax.set_ylabel("ms per forward + backward (log scale)")
 ax.set_title("the same CNN step on each engine")
 ax.legend()
-fig.tight_layout()
-fig.savefig(FIG / "06_engine_timings.png", dpi=100)
-plt.close(fig)
-print("saved", FIG / "06_engine_timings.png")
+save(fig, "06_engine_timings.png")
 
 # %% [markdown]
 # ## Why we vectorize, and why kernels matter

@@ -1,11 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-# ---
-
 # %% [markdown]
 # # 07 - Recurrent networks: counting bits with an RNN and an LSTM
 #
@@ -28,23 +20,14 @@
 # the sequences get longer.
 
 # %%
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from plotting import save  # tutorials/plotting.py: readable figures
 
 import minigrad
 import minigrad.functional as F
 from minigrad import nn, optim
 
-try:
-    FIG = Path(__file__).parent / "figures"
-except NameError:  # inside a notebook
-    FIG = Path("tutorials/figures")
-FIG.mkdir(parents=True, exist_ok=True)
 minigrad.manual_seed(0)
 rng = np.random.default_rng(0)
 T = 8  # sequence length
@@ -153,7 +136,7 @@ for s in ["01001", "10011", "11111", "00000"]:
     print(f"{s}: true count {s.count('1')}, predicted {pred}")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(11, 3.8))
 k = 20
 axes[0].plot(losses, alpha=0.3, label="minibatch loss")
 axes[0].plot(np.arange(k - 1, len(losses)), np.convolve(losses, np.ones(k) / k, "valid"),
@@ -168,10 +151,8 @@ axes[1].plot(s, a, "o-")
 axes[1].set_ylim(0, 1.02)
 axes[1].set_xlabel("step")
 axes[1].set_ylabel("accuracy on all 256 sequences")
-fig.tight_layout()
-fig.savefig(FIG / "07_rnn_training.png", dpi=100)
-plt.close(fig)
-print("saved", FIG / "07_rnn_training.png")
+axes[1].set_title("accuracy during training")
+save(fig, "07_rnn_training.png")
 
 # %% [markdown]
 # ## The next step: an LSTM
@@ -290,7 +271,7 @@ for d in (0, 5, 10, 20, 39):
 assert g_lstm[39] > 0.01 * g_lstm[0]   # the LSTM's gradient reaches 40 steps back
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(15, 3.8))
 for curve, name in ((losses, "RNN"), (lstm_losses, "LSTM")):
     axes[0].plot(np.arange(k - 1, len(curve)), np.convolve(curve, np.ones(k) / k, "valid"),
                  label=name)
@@ -313,7 +294,4 @@ axes[2].set_xlabel("distance back in time (steps)")
 axes[2].set_ylabel("|d sum(h_T) / d x_t|")
 axes[2].set_title("gradient through time (trained on 20 bits)")
 axes[2].legend()
-fig.tight_layout()
-fig.savefig(FIG / "07_lstm_vs_rnn.png", dpi=100)
-plt.close(fig)
-print("saved", FIG / "07_lstm_vs_rnn.png")
+save(fig, "07_lstm_vs_rnn.png")
