@@ -222,13 +222,19 @@ cdef inline Py_ssize_t _hi(int j, int sw, int pw, Py_ssize_t W, Py_ssize_t ow) n
     return v if v < ow else ow
 
 
-def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] cols, int kh, int kw, int sh, int sw,
-           int ph, int pw, int oh, int ow):
-    # The valid column range of each tap is computed once per row, so the inner loop is a plain
-    # (for stride 1, contiguous) copy with no per-element bounds test.
+def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols, int kh, int kw, int sh,
+           int sw, int ph, int pw, int oh, int ow):
+    """cols[n, (c, i, j), (a, b)] = x[n, c, a*sh + i - ph, b*sw + j - pw], 0 in the padding.
+
+    One (C*kh*kw, OH*OW) matrix per image, so that W (O, C*kh*kw) @ cols[n] is y[n] in NCHW
+    with no transpose. The valid column range of each tap is computed once per row, so the inner
+    loop is a plain (for stride 1, contiguous) copy with no per-element bounds test."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t R = C * kh * kw, r, c, i, j, n, a, b, col, hi, lo, up, off
-    for r in prange(R, nogil=True, schedule="static", num_threads=_gthreads(R * N * oh * ow)):
+    cdef Py_ssize_t R = C * kh * kw, q, r, c, i, j, n, a, b, col, hi, lo, up, off
+    for q in prange(N * R, nogil=True, schedule="static",
+                    num_threads=_gthreads(R * N * oh * ow)):
+        n = q // R
+        r = q % R
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
@@ -238,32 +244,32 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] cols, int kh, int kw
             lo = ow
         if up < lo:
             up = lo
-        for n in range(N):
-            col = n * oh * ow
-            for a in range(oh):
-                hi = a * sh + i - ph
-                if hi < 0 or hi >= H:
-                    for b in range(ow):
-                        cols[r, col + b] = 0
+        col = 0
+        for a in range(oh):
+            hi = a * sh + i - ph
+            if hi < 0 or hi >= H:
+                for b in range(ow):
+                    cols[n, r, col + b] = 0
+            else:
+                for b in range(lo):
+                    cols[n, r, col + b] = 0
+                if sw == 1:
+                    # unit stride: a contiguous row copy the compiler vectorises
+                    off = j - pw
+                    for b in range(lo, up):
+                        cols[n, r, col + b] = x[n, c, hi, b + off]
                 else:
-                    for b in range(lo):
-                        cols[r, col + b] = 0
-                    if sw == 1:
-                        # unit stride: a contiguous row copy the compiler vectorises
-                        off = j - pw
-                        for b in range(lo, up):
-                            cols[r, col + b] = x[n, c, hi, b + off]
-                    else:
-                        for b in range(lo, up):
-                            cols[r, col + b] = x[n, c, hi, b * sw + j - pw]
-                    for b in range(up, ow):
-                        cols[r, col + b] = 0
-                col = col + ow
+                    for b in range(lo, up):
+                        cols[n, r, col + b] = x[n, c, hi, b * sw + j - pw]
+                for b in range(up, ow):
+                    cols[n, r, col + b] = 0
+            col = col + ow
 
 
-def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int kw, int sh,
+def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx, int kh, int kw, int sh,
            int sw, int ph, int pw, int oh, int ow):
-    """dx (zeroed by the caller) += the columns scattered back to the pixels they came from.
+    """dx (zeroed by the caller) += the columns (per image, as im2col writes them) scattered back
+    to the pixels they came from.
 
     Parallel over (image, channel) planes: different taps of one channel land on the same pixel,
     so each thread owns whole planes and no two threads write the same element."""
@@ -278,17 +284,17 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int kh, int k
                 r = (c * kh + i) * kw + j
                 lo = _lo(j, sw, pw)
                 up = _hi(j, sw, pw, W, ow)
-                col = n * oh * ow
+                col = 0
                 for a in range(oh):
                     hi = a * sh + i - ph
                     if hi >= 0 and hi < H:
                         if sw == 1:
                             off = j - pw
                             for b in range(lo, up):
-                                dx[n, c, hi, b + off] += cols[r, col + b]
+                                dx[n, c, hi, b + off] += cols[n, r, col + b]
                         else:
                             for b in range(lo, up):
-                                dx[n, c, hi, b * sw + j - pw] += cols[r, col + b]
+                                dx[n, c, hi, b * sw + j - pw] += cols[n, r, col + b]
                     col = col + ow
 
 

@@ -10,7 +10,10 @@ before it runs without the GIL. Fused kernels for rules are registered by rule n
 
 from __future__ import annotations
 
+import builtins
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -19,7 +22,10 @@ import numpy as np
 # loads; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import _cpu  # noqa: E402 - the compiled module is required: no silent fallback
+from . import (
+    _cpu,  # noqa: E402 - the compiled module is required: no silent fallback
+    blas,  # noqa: E402
+)
 from . import reference as _ref  # noqa: E402
 from .numpy_xp import namespace as xp  # noqa: E402
 from .reference import *  # noqa: E402,F401,F403 - the protocol, overridden below where it pays
@@ -181,44 +187,134 @@ def conv_out_size(size: int, k: int, s: int, p: int) -> int:
     return (size + 2 * p - k) // s + 1
 
 
-def _im2col(x, kh, kw, stride, padding):
-    n, c, h, w = x.shape
-    oh = conv_out_size(h, kh, stride[0], padding[0])
-    ow = conv_out_size(w, kw, stride[1], padding[1])
-    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    _cpu.im2col(_c(x), cols, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
-    return cols, oh, ow
+# im2col + GEMM, one (C*kh*kw, OH*OW) column matrix per image, so that y[n] = W @ cols[n] lands in
+# NCHW with no transpose. A batch is cut into chunks of images whose columns stay in the L2 cache
+# between im2col and the GEMM that reads them, and the chunks are shared among worker threads,
+# each running its own im2col and a one-threaded BLAS (blas.single_threaded): every core works
+# from its own cache, rather than all cores splitting each small GEMM. Columns that fit in
+# IM2COL_KEEP_BYTES are kept for the weight gradient; larger ones are recomputed per chunk in the
+# backward (a cached copy is cheaper to make again than a DRAM-sized one is to keep and re-read).
+# Measured on the worksheet-4 CNN's layers: benchmarks/README.md. A direct kernel for few input
+# channels (the first layer, C=1: nine shifted multiply-adds per output row, no im2col) was
+# measured too and lost to im2col + BLAS by 2x forward and 4x in the weight gradient (its
+# accumulators live in L1, BLAS's in registers), so there is none.
+
+IM2COL_KEEP_BYTES = 4 << 20
+IM2COL_CHUNK_BYTES = 512 << 10
+PARALLEL_MIN_FLOPS = 4_000_000    # below this a batch runs on the calling thread alone
+
+
+def _conv_geometry(x_shape, w_shape, stride, padding):
+    n, c, h, wd = x_shape
+    o, _, kh, kw = w_shape
+    return n, c, o, kh, kw, conv_out_size(h, kh, stride[0], padding[0]), \
+        conv_out_size(wd, kw, stride[1], padding[1])
+
+
+_pool = None
+
+
+def _over_batch(work, n: int, per_image_bytes: int, flops: float):
+    """Run ``work(n0, n1, scratch_images)`` over the batch in cache-sized chunks: on the calling
+    thread alone, or (large enough, and a BLAS whose threads we can set) on as many worker threads
+    as the BLAS has, each taking a contiguous run of chunks. Returns each thread's results."""
+    global _pool
+    # (max and min are the protocol's array reductions in this module: builtins spelt out)
+    step = builtins.max(1, builtins.min(n, IM2COL_CHUNK_BYTES // builtins.max(per_image_bytes, 1)))
+    chunks = [(i, builtins.min(n, i + step)) for i in range(0, n, step)]
+    threads = builtins.min(blas.threads(), len(chunks), os.cpu_count() or 1)
+    if flops < PARALLEL_MIN_FLOPS:
+        threads = 1
+
+    def run(group):
+        return [work(n0, n1, step) for n0, n1 in group]
+
+    if threads <= 1:
+        return [run(chunks)]
+    groups = [chunks[len(chunks) * k // threads: len(chunks) * (k + 1) // threads]
+              for k in range(threads)]
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
+                                   thread_name_prefix="minigrad-conv")
+    with blas.single_threaded():
+        futures = [_pool.submit(run, g) for g in groups[1:]]
+        try:
+            first = run(groups[0])
+        finally:
+            wait(futures)
+        return [first] + [f.result() for f in futures]
 
 
 def conv2d(x, w, b, stride, padding):
-    """im2col + one GEMM for the whole batch; ``saved`` is the im2col matrix, which the weight
-    gradient reuses (no second im2col)."""
-    n = x.shape[0]
-    o, _, kh, kw = w.shape
-    cols, oh, ow = _im2col(x, kh, kw, stride, padding)
-    y = _c(w).reshape(o, cols.shape[0]) @ cols  # (O, N*OH*OW)
-    if b is not None:
-        y += b.reshape(o, 1)
-    # (O, N, OH, OW) -> (N, O, OH, OW). One copy here saves one in every kernel downstream
-    # (activation, its backward, pooling), which would otherwise each make the view contiguous.
-    y = np.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
-    return y, cols
+    """PyTorch's conv2d (cross-correlation, NCHW): ``(y, saved)``, saved = ("cols", the columns
+    of every image) when they fit IM2COL_KEEP_BYTES, else ("x", x), for conv2d_vjp."""
+    x, w = _c(x), _c(w)
+    n, c, o, kh, kw, oh, ow = _conv_geometry(x.shape, w.shape, stride, padding)
+    r, p = c * kh * kw, oh * ow
+    w2 = w.reshape(o, r)
+    bias = _c(b).reshape(o, 1) if b is not None else None
+    y = np.empty((n, o, p), dtype=x.dtype)
+    args = (kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
+    per_image = r * p * x.itemsize
+    keep = np.empty((n, r, p), dtype=x.dtype) if n * per_image <= IM2COL_KEEP_BYTES else None
+    scratch = threading.local()
+
+    def work(n0, n1, step):
+        if keep is not None:
+            cols = keep[n0:n1]
+        else:
+            if getattr(scratch, "cols", None) is None:
+                scratch.cols = np.empty((step, r, p), dtype=x.dtype)
+            cols = scratch.cols[:n1 - n0]
+        _cpu.im2col(x[n0:n1], cols, *args)
+        np.matmul(w2, cols, out=y[n0:n1])
+        if bias is not None:
+            y[n0:n1] += bias
+
+    if n:
+        _over_batch(work, n, per_image, 2.0 * n * o * r * p)
+    return y.reshape(n, o, oh, ow), (("cols", keep) if keep is not None else ("x", x))
 
 
 def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
-    """Both gradients from one (O, N*OH*OW) copy of g, the layout of the forward's GEMM output:
-    dW = g cols^T, dx = col2im(W^T g)."""
-    n, o, oh, ow = g.shape
-    _, c, kh, kw = w.shape
-    gr = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
-    gx = gw = None
-    if need_x:
-        dcols = _c(w).reshape(o, c * kh * kw).T @ gr  # (C*kh*kw, N*OH*OW)
-        gx = np.zeros(x_shape, dtype=g.dtype)
-        _cpu.col2im(dcols, gx, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
+    """(dL/dx, dL/dw), a chunk of images at a time: dW = sum_n g[n] cols[n]^T (each thread sums
+    its own, the threads' sums added at the end), dx[n] = col2im(W^T g[n])."""
+    kind, arr = saved
+    g, w = _c(g), _c(w)
+    n, c, o, kh, kw, oh, ow = _conv_geometry(x_shape, w.shape, stride, padding)
+    r, p = c * kh * kw, oh * ow
+    g3 = g.reshape(n, o, p)
+    w2t = w.reshape(o, r).T
+    args = (kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
+    gx = np.zeros(x_shape, dtype=g.dtype) if need_x else None
+    scratch = threading.local()
+
+    def work(n0, n1, step):
+        if getattr(scratch, "cols", None) is None:
+            scratch.cols = np.empty((step, r, p), dtype=g.dtype)
+        gw = None
+        if need_w:
+            if kind == "cols":
+                cols = arr[n0:n1]
+            else:
+                cols = scratch.cols[:n1 - n0]
+                _cpu.im2col(arr[n0:n1], cols, *args)
+            gw = np.matmul(g3[n0:n1], cols.transpose(0, 2, 1)).sum(0)
+        if need_x:
+            dcols = np.matmul(w2t, g3[n0:n1], out=scratch.cols[:n1 - n0])
+            _cpu.col2im(dcols, gx[n0:n1], *args)
+        return gw
+
+    gw = None
     if need_w:
-        gw = (gr @ saved.T).reshape(w.shape)
-    return gx, gw
+        gw = np.zeros((o, r), dtype=g.dtype)
+    if n and (need_x or need_w):
+        flops = 2.0 * n * o * r * p * (int(need_x) + int(need_w))
+        for results in _over_batch(work, n, r * p * g.itemsize, flops):
+            for part in results:
+                if part is not None:
+                    gw += part
+    return gx, (gw.reshape(w.shape) if gw is not None else None)
 
 
 # ---- pooling -------------------------------------------------------------------------------------

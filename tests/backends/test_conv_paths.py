@@ -1,0 +1,153 @@
+"""The CPU backend's convolution paths (minigrad/backends/cpu.py), each forced in turn and checked
+against the others, the reference backend (numpy's einsum over sliding windows) and PyTorch:
+
+* ``keep``: the whole batch's im2col columns kept from the forward for the weight gradient;
+* ``chunked``: images a few at a time, the columns recomputed in the backward;
+* ``threads``: the chunks shared among worker threads, each with a one-threaded BLAS.
+
+Geometries are random (stride, padding, channels, odd sizes, kernels up to the padded input),
+float32 and float64; all three gradients are compared, with and without a bias.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minigrad.backends import blas, cpu, reference
+
+# The path fixture's settings are the same for every example hypothesis draws: sharing it is fine.
+FIXTURE = HealthCheck.function_scoped_fixture
+
+PATHS = {
+    # path: (IM2COL_KEEP_BYTES, IM2COL_CHUNK_BYTES, PARALLEL_MIN_FLOPS)
+    "keep": (1 << 40, 1 << 40, float("inf")),
+    "chunked": (0, 1, float("inf")),           # one image per chunk, columns recomputed
+    "threads": (0, 1, 0),                      # and the chunks over the BLAS's threads
+}
+
+
+@pytest.fixture(params=list(PATHS))
+def path(request, monkeypatch):
+    keep, chunk, par = PATHS[request.param]
+    monkeypatch.setattr(cpu, "IM2COL_KEEP_BYTES", keep)
+    monkeypatch.setattr(cpu, "IM2COL_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(cpu, "PARALLEL_MIN_FLOPS", par)
+    return request.param
+
+
+def _run(backend, x, w, b, g, stride, padding):
+    y, saved = backend.conv2d(x, w, b, stride, padding)
+    gx, gw = backend.conv2d_vjp(g, w, saved, x.shape, stride, padding, True, True)
+    return y, gx, gw
+
+
+geometry = st.fixed_dictionaries({
+    "n": st.integers(1, 5), "c": st.integers(1, 6), "o": st.integers(1, 7),
+    "kh": st.integers(1, 4), "kw": st.integers(1, 4),
+    "sh": st.integers(1, 3), "sw": st.integers(1, 3),
+    "ph": st.integers(0, 2), "pw": st.integers(0, 2),
+    "dh": st.integers(0, 6), "dw": st.integers(0, 6),   # input size beyond the smallest valid
+    "bias": st.booleans(), "seed": st.integers(0, 2**16),
+})
+
+
+def _arrays(gm, dtype):
+    rng = np.random.default_rng(gm["seed"])
+    h = max(1, gm["kh"] - 2 * gm["ph"]) + gm["dh"]
+    wd = max(1, gm["kw"] - 2 * gm["pw"]) + gm["dw"]
+    x = rng.standard_normal((gm["n"], gm["c"], h, wd)).astype(dtype)
+    w = rng.standard_normal((gm["o"], gm["c"], gm["kh"], gm["kw"])).astype(dtype)
+    b = rng.standard_normal(gm["o"]).astype(dtype) if gm["bias"] else None
+    stride, padding = (gm["sh"], gm["sw"]), (gm["ph"], gm["pw"])
+    oh = cpu.conv_out_size(h, gm["kh"], stride[0], padding[0])
+    ow = cpu.conv_out_size(wd, gm["kw"], stride[1], padding[1])
+    g = rng.standard_normal((gm["n"], gm["o"], oh, ow)).astype(dtype)
+    return x, w, b, g, stride, padding
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[FIXTURE])
+@given(gm=geometry)
+def test_each_path_matches_the_reference_backend(path, dtype, gm):
+    x, w, b, g, stride, padding = _arrays(gm, dtype)
+    got = _run(cpu, x, w, b, g, stride, padding)
+    want = _run(reference, x, w, b, g, stride, padding)
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    for name, a, e in zip(("y", "dx", "dw"), got, want):
+        assert a.dtype == dtype and a.shape == e.shape, (name, a.shape, e.shape)
+        np.testing.assert_allclose(a, e, **tol, err_msg=f"{path} {name} {gm}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_paths_agree_on_a_worksheet_layer(dtype, monkeypatch):
+    """The shapes the benchmark times (the worksheet-4 CNN's second layer, a smaller batch):
+    the three paths give the same numbers as one another, to rounding."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 16, 26, 26)).astype(dtype)
+    w = (rng.standard_normal((32, 16, 3, 3)) * 0.1).astype(dtype)
+    b = rng.standard_normal(32).astype(dtype)
+    g = rng.standard_normal((6, 32, 24, 24)).astype(dtype)
+    results = {}
+    for name, (keep, chunk, par) in PATHS.items():
+        monkeypatch.setattr(cpu, "IM2COL_KEEP_BYTES", keep)
+        monkeypatch.setattr(cpu, "IM2COL_CHUNK_BYTES", chunk)
+        monkeypatch.setattr(cpu, "PARALLEL_MIN_FLOPS", par)
+        results[name] = _run(cpu, x, w, b, g, (1, 1), (0, 0))
+    # dW sums 6 * 24 * 24 products per entry, in a different order per path: float32 rounding
+    tol = dict(rtol=1e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for name in ("chunked", "threads"):
+        for a, e in zip(results[name], results["keep"]):
+            np.testing.assert_allclose(a, e, **tol, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE])
+@given(gm=geometry)
+def test_each_path_matches_pytorch(path, dtype, gm):
+    torch = pytest.importorskip("torch")
+    x, w, b, g, stride, padding = _arrays(gm, dtype)
+    y, gx, gw = _run(cpu, x, w, b, g, stride, padding)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b) if b is not None else None
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding)
+    ty.backward(torch.tensor(g))
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), **tol)
+
+
+def test_an_empty_batch_gives_empty_results_and_zero_weight_gradient():
+    x = np.zeros((0, 3, 6, 6), np.float32)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    y, saved = cpu.conv2d(x, w, None, (1, 1), (1, 1))
+    gx, gw = cpu.conv2d_vjp(np.zeros(y.shape, np.float32), w, saved, x.shape, (1, 1), (1, 1))
+    assert y.shape == (0, 4, 6, 6) and gx.shape == x.shape
+    np.testing.assert_array_equal(gw, np.zeros(w.shape, np.float32))
+
+
+def test_a_worker_error_reaches_the_caller_and_restores_the_blas_threads(monkeypatch):
+    before = blas.threads()
+    monkeypatch.setattr(cpu, "IM2COL_KEEP_BYTES", 0)
+    monkeypatch.setattr(cpu, "IM2COL_CHUNK_BYTES", 1)
+    monkeypatch.setattr(cpu, "PARALLEL_MIN_FLOPS", 0)
+
+    def boom(*args):
+        raise RuntimeError("im2col failed")
+
+    monkeypatch.setattr(cpu._cpu, "im2col", boom)
+    with pytest.raises(RuntimeError, match="im2col failed"):
+        cpu.conv2d(np.ones((4, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32), None,
+                   (1, 1), (0, 0))
+    assert blas.threads() == before
+
+
+def test_blas_single_threaded_nests_and_restores():
+    before = blas.threads()
+    with blas.single_threaded():
+        with blas.single_threaded():
+            assert blas.threads() == 1
+        assert blas.threads() == 1
+    assert blas.threads() == before
