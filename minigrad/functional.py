@@ -1350,7 +1350,8 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0,  # noqa: A
     """The partial inverse of max_pool2d (torch.nn.functional.max_unpool2d): zeros of size
     (H - 1) stride - 2 padding + kernel (or ``output_size``), with each input value written
     at its index (the flat h * W + w that max_pool2d's ``return_indices`` gives). A scatter;
-    the gradient gathers at the indices.
+    the gradient gathers at the indices. Where indices repeat (overlapping windows picked one
+    position), the last write wins and each gets the gradient there, as in PyTorch.
 
     >>> import minigrad, minigrad.functional as F
     >>> x = minigrad.tensor([[[[1.0, 4.0], [3.0, 2.0]]]])

@@ -261,11 +261,13 @@ class MaxUnpool2d(Module):
     [[[[0.0, 4.0], [0.0, 0.0]]]]
     """
 
+    _tuple = staticmethod(_pair)
+
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        self.kernel_size = self._tuple(kernel_size)
+        self.stride = self._tuple(stride if stride is not None else kernel_size)
+        self.padding = self._tuple(padding)
 
     def forward(self, x, indices, output_size=None):
         return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
@@ -277,6 +279,8 @@ class MaxUnpool2d(Module):
 
 class MaxUnpool1d(MaxUnpool2d):
     """The partial inverse of MaxPool1d (:func:`minigrad.functional.max_unpool1d`)."""
+
+    _tuple = staticmethod(_single)
 
     def forward(self, x, indices, output_size=None):
         return F.max_unpool1d(x, indices, self.kernel_size, self.stride, self.padding,

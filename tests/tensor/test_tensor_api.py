@@ -402,7 +402,7 @@ def test_pool_errors():
     with pytest.raises(ValueError):
         F.max_pool2d(mg.ones(1, 1, 2, 2), 3)
     with pytest.raises(ValueError):
-        F.avg_pool2d(mg.ones(1, 2, 2), 2)
+        F.avg_pool2d(mg.ones(2, 2), 2)      # (C, H, W) is an unbatched input, as in PyTorch
 
 
 def test_shape_errors():
