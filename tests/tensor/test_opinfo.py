@@ -100,6 +100,28 @@ OPS = {
                     [_rand(3, 4)], True),
     "index_add": (lambda x: x.index_add(0, _like(x, [2, 0, 2]), x * 0.5), [_rand(3, 4)], True),
     "meshgrid": (lambda x: _mesh(x)[0] * _mesh(x)[1], [_rand(4)], True),
+    # pooling and conv3d (functional.py): padding, dilation, ceil mode, divisors, indices
+    "max_pool2d_pad_ceil": (lambda x: _nnf(x).max_pool2d(x, 3, 2, 1, ceil_mode=True),
+                            [_distinct(2, 3, 5, 6), _rand(0, 2, 4, 4)], True),
+    "max_pool2d_dilation": (lambda x: _nnf(x).max_pool2d(x, (2, 3), 1, 1, dilation=(2, 1)),
+                            [_distinct(1, 2, 5, 6)], True),
+    "max_pool1d": (lambda x: _nnf(x).max_pool1d(x, 3, 2, 1, 2, True), [_distinct(2, 3, 8)], True),
+    "avg_pool2d_pad_ceil": (lambda x: _nnf(x).avg_pool2d(x, 3, 2, 1, True, False),
+                            [_rand(2, 3, 5, 6), _rand(0, 2, 4, 4)], True),
+    "avg_pool2d_divisor": (lambda x: _nnf(x).avg_pool2d(x, 2, 1, 1, divisor_override=3),
+                           [_rand(1, 2, 4, 5)], True),
+    "avg_pool1d": (lambda x: _nnf(x).avg_pool1d(x, 4, 3, 2, True), [_rand(2, 3, 9)], True),
+    "adaptive_max_pool2d": (lambda x: _nnf(x).adaptive_max_pool2d(x, (2, 4)),
+                            [_distinct(2, 3, 5, 7)], True),
+    "adaptive_max_pool1d": (lambda x: _nnf(x).adaptive_max_pool1d(x, 3), [_distinct(2, 3, 7)],
+                            True),
+    # windows that do not overlap: a repeated index gets PyTorch's gather gradient twice
+    "max_unpool2d": (lambda x: _nnf(x).max_unpool2d(
+        *_nnf(x).max_pool2d(x, 3, 3, 1, return_indices=True), 3, 3, 1, output_size=x.shape),
+        [_distinct(2, 2, 5, 6)], True),
+    "conv3d": (lambda x: _nnf(x).conv3d(x, _const(x, _rand(4, 1, 2, 3, 2, seed=3)), None,
+                                        (1, 2, 1), (1, 0, 1), (2, 1, 1), 2),
+               [_rand(1, 2, 4, 5, 4)], True),
     # scans, order statistics, scatters, einsum (tensor/scans.py, scatters.py, contraction.py)
     "cumprod": (lambda x: x.cumprod(1), [_rand(3, 4), _rand(3, 0),
                                          np.array([[1.0, 0.0, 2.0, 3.0], [0.0, 2.0, 0.0, 1.5]])],
@@ -160,6 +182,8 @@ OPS = {
     "argmin": (lambda x: x.argmin(), [_distinct(3, 4)], False),
     "any_all": (lambda x: (x > 0).any(1) & (x > -1.9).all(1), [_rand(3, 4)], False),
     "argsort": (lambda x: x.argsort(1, descending=True), [_distinct(3, 5)], False),
+    "max_pool2d_indices": (lambda x: _nnf(x).max_pool2d(x, 3, 2, 1, 1, True, True)[1],
+                           [_distinct(2, 2, 5, 6)], False),
 }
 
 
@@ -192,6 +216,21 @@ def _lib(x):
 
 def _mesh(x):
     return _lib(x).meshgrid(x, x[:3] * 2, indexing="xy")
+
+
+def _nnf(x):
+    """torch.nn.functional or minigrad.functional, for x's library."""
+    if type(x).__module__.startswith("torch"):
+        return __import__("torch").nn.functional
+    return minigrad.functional
+
+
+def _const(x, values):
+    """A constant of x's library, dtype and device (a weight)."""
+    if type(x).__module__.startswith("torch"):
+        import torch
+        return torch.tensor(values, dtype=x.dtype)
+    return minigrad.tensor(values, dtype=x.dtype, device=x.device)
 
 
 def _cases():
