@@ -60,11 +60,32 @@ def _parse_term(term, pos, who):
     return labels
 
 
+def _sublist(sub) -> str:
+    out = []
+    for n in sub:
+        if n is Ellipsis:
+            out.append("...")
+        elif isinstance(n, int) and 0 <= n < 52:
+            out.append(chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26))
+        else:
+            raise ValueError("einsum(): subscript in subscript list is not within the valid "
+                             "range [0, 52)")
+    return "".join(out)
+
+
+def _from_sublists(args):
+    """torch's sublist form as an equation and the operands (ints 0-25 are A-Z, 26-51 a-z)."""
+    ops, terms = list(args[0::2]), [_sublist(s) for s in args[1::2]]
+    out = _sublist(ops.pop()) if len(args) % 2 == 1 else None   # op, sub, ..., out_sub
+    return ",".join(terms) + ("" if out is None else "->" + out), tuple(ops)
+
+
 def einsum(equation: str, *operands):
     """Sum of products over the subscripts of ``equation`` (torch.einsum): ``'ij,jk->ik'``
     (matmul), implicit output (``'ij,jk'``: the subscripts that appear once, in alphabetical
     order), repeated subscripts for diagonals and traces (``'ii->i'``, ``'ii'``), ``...`` for
-    broadcast batch dims, any number of operands (or one list of them).
+    broadcast batch dims, any number of operands (or one list of them), or torch's sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.
 
     >>> import minigrad
     >>> a = minigrad.tensor([[1.0, 2.0], [3.0, 4.0]])
@@ -74,6 +95,8 @@ def einsum(equation: str, *operands):
     5.0
     """
     T = _T()
+    if isinstance(equation, T):                  # sublist form: op, [0, 1], op, [1, 2], [0, 2]
+        equation, operands = _from_sublists((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not isinstance(equation, str):
@@ -235,8 +258,10 @@ def _contract(a: _Op, b: _Op, keep) -> _Op:
     bb, bk, bc = b.t.shape[:nb], b.t.shape[nb:nb + len(summed)], b.t.shape[nb + len(summed):]
     if not rows and not cols and not summed:     # a plain broadcast product
         return _Op(a.t * b.t, batch)
-    am = a.t.reshape(*ab, prod(ar), prod(ak))
-    bm = b.t.reshape(*bb, prod(bk), prod(bc))
+    am, bm = _reshaped(a.t, (*ab, prod(ar), prod(ak))), _reshaped(b.t, (*bb, prod(bk), prod(bc)))
     y = am @ bm
-    batch_shape = tuple(y.shape[:-2])
-    return _Op(y.reshape(*batch_shape, *ar, *bc), batch + rows + cols)
+    return _Op(_reshaped(y, (*y.shape[:-2], *ar, *bc)), batch + rows + cols)
+
+
+def _reshaped(t, shape):
+    return t if t.shape == tuple(shape) else t.reshape(*shape)

@@ -41,7 +41,7 @@ def _tol(dtype):
     return dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-5, atol=2e-5)
 
 
-# ---- scans -----------------------------------------------------------------------------------------
+# ---- scans ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -110,7 +110,7 @@ def test_logcumsumexp_is_stable_as_torch(device, dtype):
         minigrad.tensor([1, 2]).logcumsumexp(0)
 
 
-# ---- median and quantile -----------------------------------------------------------------------------
+# ---- median and quantile -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -218,7 +218,7 @@ def test_quantile_errors_as_torch():
         x.quantile(-0.5)
 
 
-# ---- scatter and friends ----------------------------------------------------------------------------
+# ---- scatter and friends -------------------------------------------------------------------------
 
 
 def _idx(values, lib):
@@ -296,7 +296,8 @@ def test_scatter_reduce_on_integers_and_gradcheck():
     s = minigrad.tensor(np.random.default_rng(4).uniform(0.5, 2, (2, 4)), requires_grad=True)
     index = minigrad.tensor([[0, 2, 2, 1], [0, 0, 2, 1]])
     for reduce in ("sum", "prod", "mean"):
-        assert gradcheck(lambda t, s: (t.scatter_reduce(0, index, s, reduce) ** 2).sum(), [t, s])
+        assert gradcheck(lambda t, s, r=reduce: (t.scatter_reduce(0, index, s, r) ** 2).sum(),
+                         [t, s])
 
 
 def test_scatter_errors_as_torch():
@@ -410,7 +411,7 @@ def test_in_place_forms_rebind_the_graph_as_torch():
     assert w.tolist() == [1.0, 2.0, 0.0] and w.is_leaf
 
 
-# ---- einsum --------------------------------------------------------------------------------------------
+# ---- einsum --------------------------------------------------------------------------------------
 
 EQUATIONS = [
     ("ij,jk", [(2, 3), (3, 4)]),
@@ -473,6 +474,10 @@ def test_einsum_list_form_and_gradcheck():
     _same(minigrad.einsum("ij,jk->ik", [a, b]), torch.einsum("ij,jk->ik", [torch.tensor(a.numpy()),
                                                                          torch.tensor(b.numpy())]))
     assert gradcheck(lambda a, b: minigrad.einsum("ij,jj,kj->ik", a, b, a).sum(), [a, b])
+    ta, tb = torch.tensor(a.numpy()), torch.tensor(b.numpy())
+    _same(minigrad.einsum(a, [0, 1], b, [1, 27], [27, 0]),
+          torch.einsum(ta, [0, 1], tb, [1, 27], [27, 0]))
+    _same(minigrad.einsum(a, [Ellipsis, 1], b, [1, 2]), torch.einsum(ta, [Ellipsis, 1], tb, [1, 2]))
 
 
 @pytest.mark.parametrize("device", DEVICES)
