@@ -144,6 +144,11 @@ def images(fig) -> list[AxesImage]:
     return [im for ax in fig.axes for im in ax.images]
 
 
+def _framed(ax) -> bool:
+    # axis("off") hides the spines too (axison), whatever their own visibility says
+    return ax.axison and all(s.get_visible() for s in ax.spines.values())
+
+
 def check_readable(fig) -> list[str]:
     """The ways in which ``fig`` would be hard to read (an empty list when none):
 
@@ -193,7 +198,7 @@ def check_readable(fig) -> list[str]:
         if im.cmap.name in DIVERGING_MAPS and not math.isclose(lo, -hi):
             problems.append(f"{name}: diverging map {im.cmap.name} not centred on 0 "
                             f"(limits {lo:.3g}, {hi:.3g})")
-        if not all(s.get_visible() for s in im.axes.spines.values()):
+        if not _framed(im.axes):
             problems.append(f"{name}: no frame")
     return problems
 
@@ -205,7 +210,7 @@ def describe(fig) -> dict:
         "title": fig._suptitle.get_text() if fig._suptitle is not None else "",
         "images": [{"title": im.axes.get_title(), "cmap": im.cmap.name,
                     "clim": [float(v) for v in im.get_clim()],
-                    "framed": all(s.get_visible() for s in im.axes.spines.values())}
+                    "framed": _framed(im.axes)}
                    for im in images(fig)],
         "colorbars": sum(hasattr(ax, "_colorbar") for ax in fig.axes),
         "layout": type(fig.get_layout_engine()).__name__,
