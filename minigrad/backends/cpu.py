@@ -213,7 +213,7 @@ def _conv_geometry(x_shape, w_shape, stride, padding):
         conv_out_size(wd, kw, stride[1], padding[1])
 
 
-_pool = None
+_pool = None   # (pid, ThreadPoolExecutor), made on first use
 
 
 def _over_batch(work, n: int, per_image_bytes: int, flops: float):
@@ -235,11 +235,11 @@ def _over_batch(work, n: int, per_image_bytes: int, flops: float):
         return [run(chunks)]
     groups = [chunks[len(chunks) * k // threads: len(chunks) * (k + 1) // threads]
               for k in range(threads)]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_CORES,
-                                   thread_name_prefix="minigrad-conv")
+    if _pool is None or _pool[0] != os.getpid():   # a forked child has none of its threads
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=_CORES,
+                                                 thread_name_prefix="minigrad-conv"))
     with blas.single_threaded():
-        futures = [_pool.submit(run, g) for g in groups[1:]]
+        futures = [_pool[1].submit(run, g) for g in groups[1:]]
         try:
             first = run(groups[0])
         finally:

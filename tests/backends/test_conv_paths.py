@@ -151,3 +151,24 @@ def test_blas_single_threaded_nests_and_restores():
             assert blas.threads() == 1
         assert blas.threads() == 1
     assert blas.threads() == before
+
+
+def test_a_forked_child_convolves_with_threads_of_its_own(monkeypatch):
+    """The worker pool is per process: a child forked after the parent used it (a data loader's
+    worker, say) must not hand chunks to threads that exist only in the parent."""
+    import multiprocessing
+    monkeypatch.setattr(cpu, "IM2COL_KEEP_BYTES", 0)
+    monkeypatch.setattr(cpu, "IM2COL_CHUNK_BYTES", 1)
+    monkeypatch.setattr(cpu, "PARALLEL_MIN_FLOPS", 0)
+    x = np.random.default_rng(0).standard_normal((4, 2, 6, 6)).astype(np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    want = cpu.conv2d(x, w, None, (1, 1), (0, 0))[0]      # the parent's pool now exists
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_conv_in_child, (x, w)).get(timeout=30)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def _conv_in_child(x, w):
+    cpu.IM2COL_KEEP_BYTES, cpu.IM2COL_CHUNK_BYTES, cpu.PARALLEL_MIN_FLOPS = 0, 1, 0
+    return cpu.conv2d(x, w, None, (1, 1), (0, 0))[0]
