@@ -388,6 +388,8 @@ def scatter_vjp(g, a, index, src, out, axis: int, reduce=None, include_self=True
     key = _scatter_key(index, axis)
     scalar = not isinstance(src, np.ndarray)
     hit = np.zeros(a.shape, bool)
+    if scalar:
+        src = np.asarray(src, a.dtype)
     hit[key] = True
     if reduce is None or (reduce == "sum"):
         ga = np.where(hit, 0, g) if reduce is None or not include_self else g

@@ -524,3 +524,17 @@ def test_einsum_errors_carry_torchs_messages(equation, shapes):
     assert str(got.value) == str(want.value)
     with pytest.raises(RuntimeError, match="at least one operand"):
         minigrad.einsum("ij")
+
+
+@pytest.mark.parametrize("reduce", ["add", "multiply"])
+def test_scatter_of_a_number_with_reduce_has_self_gradients(reduce):
+    # torch does not differentiate scatter(reduce=...); ours is scatter_reduce's gradient
+    x = np.array([[1.0, 0.0, 2.0], [3.0, 4.0, 0.5]])
+    t = minigrad.tensor(x, requires_grad=True)
+    y = t.scatter(1, minigrad.tensor([[0, 0], [2, 1]]), 2.5, reduce=reduce)
+    y.backward(minigrad.ones(2, 3))
+    scale = 1.0 if reduce == "add" else 2.5
+    want = np.array([[2.5 * 2.5 if reduce == "multiply" else 1.0, 1, 1], [1, scale, scale]])
+    np.testing.assert_allclose(t.grad.numpy(), want)
+    assert gradcheck(lambda t: (t.scatter(1, minigrad.tensor([[0, 0], [2, 1]]), 2.5,
+                                          reduce=reduce) ** 2).sum(), [t])
