@@ -151,17 +151,19 @@ def _median_dim(x, dim, keepdim, ignore_nan):
     n = x.shape[d]
     if n == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-    _, order = x.backend.sort(x.data, d, False)     # stable, NaN last
-    order = x.backend.to_numpy(order)
+    # the index is picked on the host (no gradient): a selection, O(n) per slice, NaN last as in
+    # a sort; which of equal values is picked is unspecified, as in torch
     a = np.moveaxis(x.numpy(), d, -1)
     nan = np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
-    if ignore_nan:
+    if ignore_nan and nan.any():
+        order = np.argsort(a, axis=-1, kind="stable")
         k = np.maximum(np.sum(~nan, -1, keepdims=True) - 1, 0) // 2
-        pick = np.take_along_axis(np.moveaxis(order, d, -1), k, -1)
+        pick = np.take_along_axis(order, k, -1)
     else:
-        pick = np.moveaxis(order, d, -1)[..., (n - 1) // 2:(n - 1) // 2 + 1]
-        has = nan.any(-1, keepdims=True)
-        pick = np.where(has, np.argmax(nan, -1)[..., None], pick)
+        k = (n - 1) // 2
+        pick = np.argpartition(a, k, axis=-1)[..., k:k + 1]
+        if nan.any():
+            pick = np.where(nan.any(-1, keepdims=True), np.argmax(nan, -1)[..., None], pick)
     idx = _ints(x, np.moveaxis(pick, -1, d))
     values = x.gather(d, idx)
     if not keepdim:
