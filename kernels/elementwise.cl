@@ -16,7 +16,8 @@
  * Names: the kernel of the library's op X is X_kernel, in every file (exp, log, pow, max, ...
  * are OpenCL C built-in functions, and a kernel named like one is silently dropped by PoCL).
  *
- * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE; the copies, gathers
+ * and clip are also built for integer types (-DREAL_TYPE=..., -DREAL_IS_INT).
  */
 #include "real.h"
 #include "index.h"
@@ -27,8 +28,12 @@ __kernel void clip_kernel(__global real *out, __global const real *a, const int 
     const int i = get_global_id(0);
     if (i >= n) return;
     const real x = a[i];
+#ifdef REAL_IS_INT
+    out[i] = min(max(x, lo), hi);
+#else
     /* np.clip = minimum(maximum(a, lo), hi), which keeps NaN (fmin / fmax would drop it) */
     out[i] = isnan(x) ? x : fmin(fmax(x, lo), hi);
+#endif
 }
 
 __kernel void clip_vjp_kernel(__global real *out, __global const real *x, __global const real *g,

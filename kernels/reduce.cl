@@ -16,14 +16,25 @@
  * Names: the kernel of the library's op X is X_kernel, in every file (exp, log, pow, max, ...
  * are OpenCL C built-in functions, and a kernel named like one is silently dropped by PoCL).
  *
- * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE, or an integer type.
  */
 #include "real.h"
 
-/* max / min propagate NaN like numpy does. */
+/* max / min propagate NaN like numpy does. Integer builds (REAL_IS_INT) wrap around as numpy's
+ * integer sums and products do, and start max / min from the type's range. */
 #define ADD(x, y) ((x) + (y))
+#define MUL(x, y) ((x) * (y))
+#ifdef REAL_IS_INT
+#define MAX(x, y) ((x) > (y) ? (x) : (y))
+#define MIN(x, y) ((x) < (y) ? (x) : (y))
+#define LOWEST REAL_LOWEST
+#define HIGHEST REAL_HIGHEST
+#else
 #define MAX(x, y) (((x) > (y) || isnan(x)) ? (x) : (y))
 #define MIN(x, y) (((x) < (y) || isnan(x)) ? (x) : (y))
+#define LOWEST -INFINITY
+#define HIGHEST INFINITY
+#endif
 
 #define REDUCE(name, COMBINE, IDENTITY)                                                        \
 __kernel void name##_kernel(__global real *out, __global const real *in, const int L,           \
@@ -52,5 +63,6 @@ __kernel void name##_kernel(__global real *out, __global const real *in, const i
 }
 
 REDUCE(sum, ADD, 0)
-REDUCE(max, MAX, -INFINITY)
-REDUCE(min, MIN, INFINITY)
+REDUCE(max, MAX, LOWEST)
+REDUCE(min, MIN, HIGHEST)
+REDUCE(prod, MUL, 1)

@@ -18,6 +18,36 @@
  * of a = 1e4, b = 1e-30 is 0, not the 2e-4 a contracted fma leaves). */
 #pragma OPENCL FP_CONTRACT OFF
 
+#ifdef REAL_IS_INT
+/* Integer and bool builds (forward kernels only: integers have no gradient): the rules' float
+ * functions on integers as numpy computes them, wrapping around on overflow. floor, ceil, rint
+ * and trunc are the identity; fabs wraps at the type's minimum as numpy's abs. */
+#define fabs(x) ((real)abs(x))
+#define floor(x) (x)
+#define ceil(x) (x)
+#define rint(x) (x)
+#define trunc(x) (x)
+#define fmod(a, b) mg_fmod(a, b)
+inline real mg_maximum(const real a, const real b) { return a > b ? a : b; }
+inline real mg_minimum(const real a, const real b) { return a < b ? a : b; }
+inline real mg_sign(const real x) { return x > 0 ? (real)1 : (x < 0 ? (real)-1 : (real)0); }
+/* C's %: the sign of a; numpy gives 0 for a divisor of 0, and x % -1 must not trap. */
+inline real mg_fmod(const real a, const real b) { return (b == 0 || b == (real)-1) ? 0 : a % b; }
+/* Powers by squaring (the host refuses negative exponents, as numpy does). */
+inline real mg_pow(real a, real b)
+{
+    real r = 1;
+    while (b > 0) {
+        if (b & 1) r = (real)(r * a);
+        a = (real)(a * a);
+        b >>= 1;
+    }
+    return r;
+}
+#ifdef REAL_IS_BOOL
+#define MG_STORE(v) ((real)((v) != 0))   /* bool + bool is or: stays 0/1 */
+#endif
+#else
 /* np.maximum / np.minimum propagate NaN; fmax / fmin would drop it. */
 inline real mg_maximum(const real a, const real b) { return (a > b || isnan(a)) ? a : b; }
 inline real mg_minimum(const real a, const real b) { return (a < b || isnan(a)) ? a : b; }
@@ -37,3 +67,8 @@ inline real mg_pow(const real a, const real b)
     }
     return pow(a, b);
 }
+#endif
+
+#ifndef MG_STORE
+#define MG_STORE(v) ((real)(v))
+#endif

@@ -206,7 +206,8 @@ def accumulate(dst, src):
 
 UFUNCS = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
           "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
-          "invert", "left_shift", "right_shift", "isnan", "isinf", "isfinite", "floor_divide")
+          "invert", "left_shift", "right_shift", "isnan", "isinf", "isfinite", "floor_divide",
+          "remainder")
 
 
 def ufunc(name: str, *xs):

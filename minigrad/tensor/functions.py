@@ -45,6 +45,10 @@ def _promote(be, xs, integer: bool):
             fdt = d
     if not ints or (integer and fdt is None and not pyfloat):
         return _wrap_ints(xs) if ints else xs
+        elif d != fdt:  # float16 with float32: float32, float32 with float64: float64 (torch)
+            fdt = np.promote_types(fdt, d)
+            xs = tuple(be.astype(x, fdt) if getattr(x, "dtype", fdt) != fdt and
+                       x.dtype.kind == "f" else x for x in xs)
     target = fdt if fdt is not None else _F32
     return tuple(be.astype(x, target) if getattr(x, "dtype", None) is not None
                  and x.dtype.kind in "biu" else x for x in xs)

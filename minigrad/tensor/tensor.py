@@ -43,6 +43,7 @@ _DEFAULT_FLOAT = np.dtype(np.float32)
 
 def _to_array(data, dtype) -> np.ndarray:
     """Python data / numpy -> numpy array with PyTorch's default dtypes (float32, int64)."""
+_GRAD_FLOATS = _FLOATS + (np.dtype(np.float16),)  # dtypes that can require gradients
     if isinstance(data, Tensor):
         data = data.numpy()
     if dtype is not None:
@@ -115,7 +116,7 @@ class Tensor(TensorBase):
             # Like torch.tensor: a copy, so updating the tensor (an optimizer step) never
             # changes the caller's array or tensor. from_numpy() is the sharing constructor.
             arr = arr.copy()
-        if requires_grad and arr.dtype not in _FLOATS:
+        if requires_grad and arr.dtype not in _GRAD_FLOATS:
             raise TypeError(f"only float tensors can require gradients, got dtype {arr.dtype}")
         self.data = be.asarray(arr)
         self.grad: Tensor | None = None
@@ -184,7 +185,7 @@ class Tensor(TensorBase):
         return Tensor._make(self.data, self.backend, False)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
-        if flag and self.dtype not in _FLOATS:
+        if flag and self.dtype not in _GRAD_FLOATS:
             raise TypeError(f"only float tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = flag
         return self
@@ -538,8 +539,7 @@ class Tensor(TensorBase):
         if self.dtype.kind == "f" or isinstance(other, float) or (
                 isinstance(other, Tensor) and other.dtype.kind == "f"):
             return (self / other).floor()
-        o = other.numpy() if isinstance(other, Tensor) else np.asarray(other)
-        return Tensor(np.floor_divide(self.numpy(), o), device=self.device)  # integers: exact
+        return self._nograd("floor_divide", other)  # integers: exact, rounding toward -inf
 
     def __mod__(self, other):  # self % other, Python's sign convention
         return apply_rule("remainder", self, other)
@@ -821,9 +821,14 @@ class Tensor(TensorBase):
     def index_copy_(self, dim: int, index, source) -> Tensor:
         """:meth:`index_copy` in place."""
         return _scatters.inplace(self, lambda t: t.index_copy(dim, index, source))
+        if self.dtype.kind in "biu" and (type(other) is int or (
+                isinstance(other, Tensor) and other.dtype.kind in "biu")):
+            return self._nograd("remainder", other)  # integers stay integers, exact (torch)
 
     def index_add_(self, dim: int, index, source, *, alpha=1) -> Tensor:
         """:meth:`index_add` in place."""
+        if self.dtype.kind in "biu" and type(other) is int:
+            return Tensor._make(self.backend.ufunc("remainder", other, self.data), self.backend)
         return _scatters.inplace(self, lambda t: t.index_add(dim, index, source, alpha=alpha))
 
     def put(self, index, source, accumulate: bool = False) -> Tensor:
@@ -1332,8 +1337,18 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}; use * for scaling")
-    if a.dtype not in _FLOATS or b.dtype not in _FLOATS:
-        raise TypeError(f"matmul needs float32 or float64 tensors, got {a.dtype} and {b.dtype}")
+    if a.dtype.kind in "iub" and b.dtype.kind in "iub" and a.device == b.device:
+        # integers: exact, on the host (no gradient to carry); torch's broadcasting rules
+        try:
+            out = np.matmul(a.numpy(), b.numpy())
+        except ValueError:
+            raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit") from None
+        return Tensor(np.asarray(out).astype(np.result_type(a.dtype, b.dtype)), device=a.device)
+    if a.dtype not in _GRAD_FLOATS or b.dtype not in _GRAD_FLOATS:
+        raise TypeError(f"matmul needs float tensors, got {a.dtype} and {b.dtype}")
+    if a.dtype != b.dtype:  # float16 with float32: float32, as torch promotes
+        dt = np.promote_types(a.dtype, b.dtype)
+        a, b = a.to(dtype=dt), b.to(dtype=dt)
     ka = a.shape[-1]
     kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
     if ka != kb:

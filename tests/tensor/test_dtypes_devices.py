@@ -75,3 +75,170 @@ def test_matmul_batch_mismatch_names_shapes():
     a, b = mg.ones(2, 3, 4, device="opencl"), mg.ones(5, 4, 2, device="opencl")
     with pytest.raises(RuntimeError, match=r"\(2, 3, 4\).*\(5, 4, 2\)"):
         a @ b
+
+
+# ---- integer and bool tensors: kernels on OpenCL, the cpu engine's results bit for bit ---------
+
+INTS = ["int8", "uint8", "int16", "int32", "int64"]
+
+
+def _ints(rng, dtype, shape, lo=-50, hi=50):
+    info = np.iinfo(dtype)
+    return rng.integers(max(lo, info.min), min(hi, info.max) + 1, shape).astype(dtype)
+
+
+def _both(fn, *arrays):
+    """fn on the cpu engine and on OpenCL (tensors made from ``arrays``), as numpy arrays; the
+    OpenCL result must equal the cpu one exactly, in value and dtype."""
+    got = []
+    for device in ("cpu", "opencl"):
+        out = fn(*[mg.tensor(a, device=device) for a in arrays])
+        got.append(out.numpy() if isinstance(out, mg.Tensor) else out)
+    cpu, cl = got
+    assert cl.dtype == cpu.dtype and cl.shape == cpu.shape, (cl.dtype, cpu.dtype, cl.shape)
+    np.testing.assert_array_equal(cl, cpu)
+    return cpu
+
+
+def _where(c, a, b):
+    return (torch.where if isinstance(c, torch.Tensor) else mg.where)(c, a, b)
+
+
+def _cat(xs, dim):
+    return (torch.cat if isinstance(xs[0], torch.Tensor) else mg.cat)(xs, dim)
+
+
+def _stack(xs):
+    return (torch.stack if isinstance(xs[0], torch.Tensor) else mg.stack)(xs)
+
+
+INT_OPS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "neg_abs": lambda a, b: -a + abs(b),
+    "scalar": lambda a, b: 3 * a - b * 2 + 7,
+    "pow": lambda a, b: a ** 3,
+    "maximum_minimum": lambda a, b: a.maximum(b) - a.minimum(b),
+    "floordiv": lambda a, b: a // b,
+    "remainder": lambda a, b: a % b,
+    "floordiv_scalar": lambda a, b: (a // 7) + (a % -3),
+    "eq_ne": lambda a, b: (a == b) | (a != 3),
+    "lt_le_gt_ge": lambda a, b: (a < b) ^ (a <= 2) & (b > a) | (b >= 0),
+    "bits": lambda a, b: (a & b) | (a ^ 5) & ~b,
+    "shifts": lambda a, b: (a << 2) >> 1,
+    "logical": lambda a, b: a.logical_and(b).logical_or(a.logical_xor(b)).logical_not(),
+    "where": lambda a, b: _where(a > b, a, b),
+    "clip": lambda a, b: a.clip(2, 10),
+    "sum": lambda a, b: a.sum(1),
+    "prod": lambda a, b: (a % 3 + 1).prod(0),
+    "max_min": lambda a, b: a.max(1).values + b.min(0).values.reshape(-1)[:1],
+    "argmax_argmin": lambda a, b: a.argmax(1) * 100 + b.argmin(),
+    "any_all": lambda a, b: (a > 10).any(1).logical_and((b < 40).all(0)[0]),
+    "index_cat": lambda a, b: _cat([a[1:, ::2], b[[0, 2]][:, 1::2]], 0).T,
+    "broadcast": lambda a, b: a[:, :1] * b[:1, :],
+}
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("dtype", INTS)
+@pytest.mark.parametrize("op", list(INT_OPS), ids=str)
+def test_int_ops_opencl_equal_cpu_and_torch(op, dtype, rng):
+    a = _ints(rng, dtype, (3, 4))
+    b = _ints(rng, dtype, (3, 4))
+    if op in ("floordiv", "remainder"):
+        b[b == 0] = 7                      # torch raises on integer division by zero
+    if dtype == "uint8" and op in ("neg_abs", "remainder", "floordiv_scalar"):
+        a, b = np.abs(a.astype(np.int16)).astype(dtype), np.abs(b.astype(np.int16)).astype(dtype)
+        b[b == 0] = 7
+        if op == "floordiv_scalar":
+            return                         # % -3 of a uint8 wraps -3 to 253 in torch too
+    want = _both(INT_OPS[op], a, b)
+    tw = INT_OPS[op](torch.tensor(a), torch.tensor(b))
+    np.testing.assert_array_equal(want, tw.numpy())
+    assert str(want.dtype) == str(tw.dtype).replace("torch.", "")
+
+
+@pytest.mark.opencl
+def test_int_semantics_edges():
+    i64 = np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min, -7, 7, 0], np.int64)
+    d = np.array([1, -1, 2, -2, 3], np.int64)
+    _both(lambda a: a + 1, i64)                       # int64 overflow wraps
+    _both(lambda a: a * 3, i64)
+    _both(lambda a, b: a // b, i64, d)                # int64 min // -1 wraps, no trap
+    _both(lambda a, b: a % b, i64, d)
+    _both(lambda a: a // 0, i64)                      # numpy's 0 for a zero divisor
+    _both(lambda a: a.sum(), i64)                     # the sum wraps
+    _both(lambda a: abs(a), i64)                      # abs(min) wraps to min, as numpy
+    i8 = np.array([127, -128, 100, -100, 5], np.int8)
+    _both(lambda a: a + a, i8)
+    _both(lambda a: a * 3, i8)
+    _both(lambda a: a ** 3, i8)
+    _both(lambda a: a << 7, i8)
+    _both(lambda a, b: a >> b, i8, np.array([1, 7, 8, 9, -1], np.int8))   # counts >= 8
+    _both(lambda a, b: a << b, i64, np.array([1, 63, 64, 70, -1], np.int64))
+    _both(lambda a: a.max(), i8)
+    _both(lambda a: a.prod(), i64)
+    # floor division and remainder of negatives: toward -inf, the divisor's sign (torch)
+    a = np.array([-7, 7, -7, 7, -6, 0], np.int32)
+    b = np.array([2, -2, -2, 2, 3, -5], np.int32)
+    got = _both(lambda x, y: _stack([x // y, x % y]), a, b)
+    t = torch.tensor(a), torch.tensor(b)
+    np.testing.assert_array_equal(got, torch.stack([t[0] // t[1], t[0] % t[1]]).numpy())
+
+
+@pytest.mark.opencl
+def test_int_negative_power_raises_on_both():
+    for device in ("cpu", "opencl"):
+        a = mg.tensor([1, 2, 3], device=device)
+        with pytest.raises(ValueError, match="negative integer powers"):
+            a ** -2
+        with pytest.raises(ValueError, match="negative integer powers"):
+            a ** mg.tensor([1, -1, 2], device=device)
+
+
+@pytest.mark.opencl
+def test_bool_and_mixed_int_dtypes():
+    rng = np.random.default_rng(3)
+    t, f = rng.random((3, 4)) > 0.5, rng.random((3, 4)) > 0.3
+    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a & b, lambda a, b: ~a,
+               lambda a, b: a ^ b, lambda a, b: a == b, lambda a, b: a.sum(0),
+               lambda a, b: a.any(), lambda a, b: a.all(1),
+               lambda a, b: a.long() * 3 + b, lambda a, b: a.float() - b.double(),
+               lambda a, b: _where(a, 1, 2), lambda a, b: _cat([a, b], 1)[:, ::3],
+               lambda a, b: a + 1):
+        want = _both(fn, t, f)
+        tw = fn(torch.tensor(t), torch.tensor(f))
+        np.testing.assert_array_equal(want, tw.numpy())
+        assert str(want.dtype) == str(tw.dtype).replace("torch.", "")
+    i32 = rng.integers(-9, 9, (3, 4)).astype(np.int32)
+    u8 = rng.integers(0, 255, (3, 4)).astype(np.uint8)
+    i8 = rng.integers(-100, 100, (3, 4)).astype(np.int8)
+    for x, y in ((i32, i32.astype(np.int64)), (u8, i8), (i8, i32), (t, i8)):
+        for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a < b,
+                   lambda a, b: a.maximum(b)):
+            want = _both(fn, x, y)
+            tw = fn(torch.tensor(x), torch.tensor(y))
+            np.testing.assert_array_equal(want, tw.numpy())
+            assert str(want.dtype) == str(tw.dtype).replace("torch.", "")
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("dtype", INTS + ["bool"])
+def test_int_casts_on_the_device(dtype):
+    x = np.array([-3.7, -0.5, 0.0, 0.5, 2.9, 100.2, 1e3], np.float32)
+    _both(lambda a: a.to(dtype=dtype), x)
+    i = np.array([-3, 0, 1, 120, 7], np.int64)
+    _both(lambda a: a.to(dtype=dtype).float() * 0.5, i)
+    _both(lambda a: a.to(dtype=dtype).double(), i)
+
+
+@pytest.mark.opencl
+def test_int_float_comparisons_and_isnan():
+    i = np.array([1, 2, 3, 4], np.int64)
+    x = np.array([1.0, 2.5, np.nan, 4.0], np.float32)
+    _both(lambda a, b: (a == b) | (a < b), i, x)
+    _both(lambda a, b: a > 2.5, i, x)
+    _both(lambda a, b: a.isnan() | b.isnan() | b.isinf() | a.isfinite(), i, x)
+    _both(lambda a, b: b.argmax() + b.argmin(), i, x)       # the first NaN wins, as numpy
+    _both(lambda a, b: b.max(), i, x)

@@ -45,14 +45,23 @@ from .nn import (
 )
 from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
 from .pool import avg_pool2d, avg_pool2d_vjp, max_pool2d, max_pool2d_vjp
-from .reduce import max, min, sum, sum_to  # noqa: A004 - the ops' names
+from .reduce import max, min, prod, sum, sum_to  # noqa: A004 - the ops' names
 from .rules import elementwise, elementwise_vjp
+from .typed import accumulate_half, reduce_index, ufunc, via_float32
+
+# float16 arrays are stored as float16 and computed in float32 on the device, each result
+# rounded back to float16 (torch's CPU does the same): no device needs cl_khr_fp16.
+(elementwise, elementwise_vjp, gt, ge, eq, where, clip, clip_vjp, sum, max, min, prod, sum_to,
+ matmul, softmax, log_softmax, softmax_vjp, log_softmax_vjp, cross_entropy, cross_entropy_vjp,
+ index_vjp, ufunc, reduce_index) = map(via_float32, (  # noqa: A001
+    elementwise, elementwise_vjp, gt, ge, eq, where, clip, clip_vjp, sum, max, min, prod, sum_to,
+    matmul, softmax, log_softmax, softmax_vjp, log_softmax_vjp, cross_entropy, cross_entropy_vjp,
+    index_vjp, ufunc, reduce_index))
+accumulate = accumulate_half(accumulate)
 
 # Off the hot paths, computed on the host for now (host.py): each gets a kernel when it pays.
-ufunc = on_host("ufunc")
-reduce_index = on_host("reduce_index")
 cumsum, cumsum_vjp = on_host("cumsum"), on_host("cumsum_vjp")
-prod, prod_vjp = on_host("prod"), on_host("prod_vjp")
+prod_vjp = on_host("prod_vjp")
 sort, gather, gather_vjp = on_host("sort"), on_host("gather"), on_host("gather_vjp")
 cumprod, cumprod_vjp = on_host("cumprod"), on_host("cumprod_vjp")
 cummax, cummin = on_host("cummax"), on_host("cummin")

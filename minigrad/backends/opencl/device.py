@@ -83,6 +83,53 @@ def _options(dtype) -> tuple[str, ...]:
     raise TypeError(f"OpenCL kernels take float32 or float64, got {dtype}")
 
 
+# The C type of each integer and bool dtype in the integer builds (-DREAL_TYPE=...), and its range.
+_CTYPES = {np.dtype(np.bool_): "uchar", np.dtype(np.int8): "char", np.dtype(np.uint8): "uchar",
+           np.dtype(np.int16): "short", np.dtype(np.int32): "int", np.dtype(np.int64): "long"}
+_HALF = np.dtype(np.float16)
+
+
+def _c_literal(v: int, ctype: str) -> str:
+    if ctype == "long" and v == np.iinfo(np.int64).min:
+        return "(-9223372036854775807L-1L)"
+    return f"({v}{'L' if ctype == 'long' else ''})"
+
+
+def _options_any(dtype) -> tuple[str, ...]:
+    """Build options for ``dtype``: the float builds of :func:`_options`, or an integer build
+    (``real`` is long, int, short, char or uchar; bool is uchar holding 0/1)."""
+    dtype = np.dtype(dtype)
+    if dtype in _FLOATS:
+        return _options(dtype)
+    ctype = _CTYPES.get(dtype)
+    if ctype is None:
+        raise TypeError(f"OpenCL kernels take bool, integer, float32 or float64 arrays, got "
+                        f"{dtype}")
+    lo, hi = (0, 1) if dtype.kind == "b" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+    opts = (f"-DREAL_TYPE={ctype}", "-DREAL_IS_INT", f"-DREAL_LOWEST={_c_literal(lo, ctype)}",
+            f"-DREAL_HIGHEST={_c_literal(hi, ctype)}")
+    if dtype.kind == "i":
+        opts += ("-DREAL_IS_SIGNED",)
+    if dtype.kind == "b":
+        opts += ("-DREAL_IS_BOOL",)
+    return opts
+
+
+def _kernel_any(file: str, kname: str, dtype, extra: tuple[str, ...] = ()):
+    """A kernel of ``file`` built for any dtype a kernel computes in (floats, ints, bool)."""
+    return runtime.kernel(file, kname, _options_any(dtype) + tuple(extra))
+
+
+def _check_any(a, op: str, what: str = "a"):
+    """A device array of any dtype the integer or float kernels take, without offset."""
+    if not _is_array(a):
+        raise TypeError(f"{op}: {what} must be a pyopencl.array.Array, got {type(a).__name__}")
+    if a.dtype not in _FLOATS and a.dtype not in _CTYPES:
+        raise TypeError(f"{op}: {what} has dtype {a.dtype}, expected bool, an integer type, "
+                        f"float32 or float64")
+    return _contiguous(a, op, what)
+
+
 def _kernel(file: str, kname: str, dtype):
     """A helper kernel (im2col, pack_a, ...) by its own name."""
     return runtime.kernel(file, kname, _options(dtype))

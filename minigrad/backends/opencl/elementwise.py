@@ -9,27 +9,29 @@ import numpy as np
 
 from ...rules import ADD
 from . import rules as _rules
+from . import typed as _typed
 from .device import (
     _FLOATS,
+    _HALF,
     _broadcast_strides,
     _check,
+    _check_any,
     _collapse,
+    _contiguous,
     _contiguous_strides,
     _empty,
     _i,
     _int8,
     _is_array,
     _is_scalar,
-    _kernel,
+    _kernel_any,
     _op_kernel,
     _run1d,
     _same_dtype,
     _same_shape,
     asarray,
-    to_numpy,
     zeros,
 )
-from .host import on_host
 
 
 def _operand(x, op, what, dtype):
@@ -108,10 +110,15 @@ def _bounds(lo, hi):
 
 def clip(a, lo, hi):
     """np.clip(a, lo, hi); either bound may be None"""
-    a = _check(a, "clip")
+    a = _check_any(a, "clip")
+    if a.dtype not in _FLOATS:  # integer bounds within the type's range (the tensor engine's)
+        low, high = (0, 1) if a.dtype.kind == "b" else (np.iinfo(a.dtype).min,
+                                                        np.iinfo(a.dtype).max)
+        lo, hi = low if lo is None else lo, high if hi is None else hi
     lo, hi = _bounds(lo, hi)
     out = _empty(a.shape, a.dtype)
-    _run1d(_op_kernel("elementwise.cl", "clip", a.dtype), a.size, out.data, a.data, _i(a.size),
+    _run1d(_kernel_any("elementwise.cl", "clip_kernel", a.dtype), a.size, out.data, a.data,
+           _i(a.size),
            a.dtype.type(lo), a.dtype.type(hi))
     return out
 
@@ -129,15 +136,16 @@ def clip_vjp(x, g, lo, hi):
 
 
 def where(cond, a, b):
-    """np.where(cond != 0, a, b), broadcasting; a or b may be a Python number."""
+    """np.where(cond != 0, a, b), broadcasting; a or b may be a Python number. A mask of another
+    dtype (bool) or integer operands: typed.where's kernel."""
     arrays = [x for x in (a, b) if not _is_scalar(x)]
     if not _is_array(cond):
         raise TypeError(f"where: cond must be a device array, got {type(cond).__name__}")
     dtype = arrays[0].dtype if arrays else (cond.dtype if cond.dtype in _FLOATS else
                                             np.dtype(np.float32))
     _same_dtype("where", *arrays)
-    if cond.dtype != dtype:
-        cond = asarray(to_numpy(cond).astype(dtype))   # rare: bool/int masks from the host side
+    if cond.dtype != dtype or dtype not in _FLOATS:
+        return _typed.where(cond, a, b)
     cond = _check(cond, "where", "cond")
     a, a_scalar, a_shape = _operand(a, "where", "a", dtype)
     b, b_scalar, b_shape = _operand(b, "where", "b", dtype)
@@ -155,11 +163,16 @@ def where(cond, a, b):
 
 # ---- shapes ---------------------------------------------------------------------------------
 
+def _copy_kernel(name, dtype):
+    """A copy kernel of elementwise.cl for any dtype: float16 moves as int16 (the same bits)."""
+    return _kernel_any("elementwise.cl", name, np.int16 if dtype == _HALF else dtype)
+
+
 def _copy_strided(a, shape, strides, offset=0):
     """out (contiguous, ``shape``)[i] = a[offset + strided(i)]"""
     out = _empty(shape, a.dtype)
     dims, (st,) = _collapse(shape, strides)
-    _run1d(_kernel("elementwise.cl", "copy_strided", a.dtype), out.size, out.data, a.data,
+    _run1d(_copy_kernel("copy_strided", a.dtype), out.size, out.data, a.data,
            _i(out.size), _i(offset), _i(len(dims)), _int8(dims), _int8(st))
     return out
 
@@ -167,28 +180,26 @@ def _copy_strided(a, shape, strides, offset=0):
 def _copy_into(out, a, strides, offset=0):
     """out[offset + strided(i)] = a[i] (a contiguous, strides over a's shape into out)"""
     dims, (st,) = _collapse(a.shape, strides)
-    _run1d(_kernel("elementwise.cl", "copy_into", a.dtype), a.size, out.data, a.data,
+    _run1d(_copy_kernel("copy_into", a.dtype), a.size, out.data, a.data,
            _i(a.size), _i(offset), _i(len(dims)), _int8(dims), _int8(st))
 
 
-def _stored(a) -> bool:
-    """A device array the float kernels do not take (integers, bool): moved on the host."""
-    return _is_array(a) and a.dtype not in _FLOATS
+def _check_stored(a, op, what="a"):
+    """Any array a device holds (floats, integers, bool, float16): moved by the copy kernels."""
+    if _is_array(a) and a.dtype == _HALF:
+        return _contiguous(a, op, what)
+    return _check_any(a, op, what)
 
 
 def reshape(a, shape):
     """A view with the new shape (the array is contiguous, so no copy is needed)."""
-    if _stored(a):
-        return a.reshape(tuple(shape))
-    a = _check(a, "reshape")
+    a = _check_stored(a, "reshape")
     return a.reshape(tuple(shape))
 
 
 def transpose(a, axes=None):
     """np.transpose(a, axes), materialised contiguously."""
-    if _stored(a):
-        return on_host("transpose")(a, axes)
-    a = _check(a, "transpose")
+    a = _check_stored(a, "transpose")
     axes = tuple(reversed(range(a.ndim))) if axes is None else tuple(axes)
     if sorted(axes) != list(range(a.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation for shape {a.shape}")
@@ -198,9 +209,7 @@ def transpose(a, axes=None):
 
 def broadcast_to(a, shape):
     """np.broadcast_to(a, shape), materialised contiguously."""
-    if _stored(a):
-        return on_host("broadcast_to")(a, shape)
-    a = _check(a, "broadcast_to")
+    a = _check_stored(a, "broadcast_to")
     shape = tuple(shape)
     if np.broadcast_shapes(a.shape, shape) != shape:
         raise ValueError(f"broadcast_to: shape {a.shape} does not broadcast to {shape}")
@@ -208,14 +217,8 @@ def broadcast_to(a, shape):
 
 
 def astype(a, dtype):
-    """A new array (always a copy) with a's values in ``dtype``."""
-    dtype = np.dtype(dtype)
-    if _stored(a) or dtype not in _FLOATS:
-        return asarray(to_numpy(a).astype(dtype))
-    a = _check(a, "astype")
-    if dtype == a.dtype:
-        return a.copy()
-    return asarray(to_numpy(a).astype(dtype))
+    """A new array (always a copy) with a's values in ``dtype``, converted on the device."""
+    return _typed.astype(a, dtype)
 
 
 # ---- indexing and cat -------------------------------------------------------------------------
@@ -248,16 +251,14 @@ def _flat_index(shape, key) -> np.ndarray:
 
 def index(a, key):
     """a[key]: a strided copy for ints/slices/None/Ellipsis, a gather for index arrays."""
-    if _stored(a):
-        return on_host("index")(a, key)
-    a = _check(a, "index")
+    a = _check_stored(a, "index")
     if _is_basic(key):
         offset, shape, strides = _view(a.shape, key)
         return _copy_strided(a, shape, strides, offset)
     flat = _flat_index(a.shape, key)
     out = _empty(flat.shape, a.dtype)
     idx = asarray(np.ascontiguousarray(flat.reshape(-1)))
-    _run1d(_op_kernel("elementwise.cl", "gather", a.dtype), out.size, out.data, a.data,
+    _run1d(_copy_kernel("gather_kernel", a.dtype), out.size, out.data, a.data,
            idx.data, _i(out.size))
     return out
 
@@ -285,9 +286,7 @@ def index_vjp(g, key, shape):
 
 def cat(arrays, axis: int):
     """np.concatenate(arrays, axis): each array copied into its block of the output."""
-    if any(_stored(x) for x in arrays):
-        return on_host("cat")(list(arrays), axis)
-    arrays = [_check(x, "cat") for x in arrays]
+    arrays = [_check_stored(x, "cat") for x in arrays]
     _same_dtype("cat", *arrays)
     shape = list(arrays[0].shape)
     shape[axis] = sum(x.shape[axis] for x in arrays)

@@ -1,5 +1,5 @@
-"""The host side of ``kernels/reduce.cl``: reductions over any axes: sum, max, min (two passes for
-long rows), and sum_to.
+"""The host side of ``kernels/reduce.cl``: reductions over any axes: sum, max, min, prod (two passes
+for long rows), for float, integer and bool arrays, and sum_to.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ from . import runtime
 from .device import (
     _LOCAL,
     _check,
+    _check_any,
     _cl,
     _empty,
     _i,
+    _kernel_any,
     _launch,
     _max,
     _min,
-    _op_kernel,
     _round_up,
-    zeros,
+    full,
 )
 from .elementwise import transpose
 
@@ -37,7 +38,7 @@ def _rows(op: str, x, M: int, L: int):
     chunk = -(-L // nchunks)
     nchunks = -(-L // chunk)
     out = _empty((M * nchunks,), x.dtype)
-    k = _op_kernel("reduce.cl", op, x.dtype)
+    k = _kernel_any("reduce.cl", op + "_kernel", x.dtype)
     rows = _min(16, 1 << (M.bit_length() - 1)) if cpu else 1
     _launch(k, (nchunks * width, _round_up(M, rows)), (width, rows), out.data, x.data, _i(L),
       _i(chunk), _i(nchunks), cl.LocalMemory(rows * width * x.dtype.itemsize), _i(M))
@@ -45,7 +46,7 @@ def _rows(op: str, x, M: int, L: int):
 
 
 def _reduce(op: str, a, axis, keepdims):
-    a = _check(a, op)
+    a = _check_any(a, op)
     if axis is None:
         axes = tuple(range(a.ndim))
     else:
@@ -59,9 +60,9 @@ def _reduce(op: str, a, axis, keepdims):
     M = int(np.prod([a.shape[d] for d in keep], dtype=np.int64))
     L = int(np.prod([a.shape[d] for d in axes], dtype=np.int64))
     if L == 0:
-        if op != "sum":
+        if op not in ("sum", "prod"):
             raise ValueError(f"{op}: zero-size reduction over axes {axes} of shape {a.shape}")
-        return zeros(out_shape, a.dtype)
+        return full(out_shape, 1 if op == "prod" else 0, a.dtype)
     if M == 0:
         return _empty(out_shape, a.dtype)
     trail = 0
@@ -92,6 +93,11 @@ def max(a, axis=None, keepdims=False):  # noqa: A001 - the op's name
 
 def min(a, axis=None, keepdims=False):  # noqa: A001 - the op's name
     return _reduce("min", a, axis, keepdims)
+
+
+def prod(a, axis=None, keepdims=False):
+    """np.prod(a, axis, keepdims=keepdims) in a's dtype (integers wrap around, as numpy's)."""
+    return _reduce("prod", a, axis, keepdims)
 
 
 def sum_to(g, shape):

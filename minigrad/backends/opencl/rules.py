@@ -22,14 +22,15 @@ import numpy as np
 from ... import symbolic
 from . import runtime
 from .device import (
+    _FLOATS,
     _broadcast_strides,
-    _check,
+    _check_any,
     _collapse,
     _empty,
     _i,
     _int8,
     _is_scalar,
-    _options,
+    _options_any,
     _run1d,
     _same_dtype,
 )
@@ -75,7 +76,7 @@ def _source(kname, names, kinds, strided, expr):
         params += ["const int ndim", "const int8 shape"]
     return (f"__kernel void {kname}({', '.join(params)})\n{{\n"
             f"    const int i = get_global_id(0);\n    if (i >= n) return;\n"
-            + "\n".join(loads) + f"\n    out[i] = (real)({expr});\n}}\n")
+            + "\n".join(loads) + f"\n    out[i] = MG_STORE({expr});\n}}\n")
 
 
 def _kernel_name(rule, which, kinds, strided) -> str:
@@ -83,11 +84,11 @@ def _kernel_name(rule, which, kinds, strided) -> str:
     return f"{rule.name}_{part}_{''.join(kinds)}_{'s' if strided else 'c'}_kernel"
 
 
-def _variants(rule):
+def _variants(rule, forward_only=False):
     """Every kernel of a rule: forward and each vjp, for each scalar/array mix of its inputs
     (at least one array) and both layouts. One program per rule: a build costs ~0.2 s on PoCL,
     so building the variants one by one as they were first used made a test run compile
-    hundreds of programs."""
+    hundreds of programs. ``forward_only``: integer builds (integers have no gradient)."""
     n = rule.arity
     mixes = [tuple("s" if (m >> k) & 1 else "a" for k in range(n)) for m in range(2 ** n)]
     names = tuple(f"x{k}" for k in range(n))
@@ -97,7 +98,7 @@ def _variants(rule):
             if "a" in kinds:
                 out.append((_kernel_name(rule, "fwd", kinds, strided), names, kinds, strided,
                             _expr(rule, "fwd")))
-            for i in range(n):
+            for i in range(0 if forward_only else n):
                 expr = _expr(rule, i)
                 if expr is not None:
                     out.append((_kernel_name(rule, i, kinds + ("a", "a"), strided),
@@ -110,19 +111,52 @@ def _kernel(rule, which, kinds, strided, dtype):
     key = (id(ctx), rule, which, kinds, strided, dtype)
     k = _kernels.get(key)
     if k is None:
-        src = "".join(_source(*v) for v in _variants(rule))
-        prog = runtime.program("rules.cl", _options(dtype), src)  # built once per rule, dtype
+        integer = dtype not in _FLOATS
+        src = "".join(_source(*v) for v in _variants(rule, integer))
+        # built once per rule and dtype; integer and bool arrays only by the rules closed over
+        # integers (add, mul, maximum, ...): the tensor engine computes the others in float
+        prog = runtime.program("rules.cl", _options_any(dtype), src)
         k = _kernels[key] = getattr(prog, _kernel_name(rule, which, kinds, strided))
     return k
+
+
+def _integer_operands(rule, dtype, operands):
+    """Refuse what numpy refuses for integer and bool arrays (the cpu engine's errors): rules
+    not closed over integers, bool subtraction and negation, negative integer powers."""
+    if not rule.integer:
+        raise TypeError(f"{rule.name}: integer and bool arrays are computed as floats by the "
+                        f"tensor engine; the kernel takes float32 or float64, got {dtype}")
+    if dtype.kind == "b" and rule.name in ("sub", "neg"):
+        raise TypeError(f"{rule.name}: numpy boolean {rule.name} is not supported: use "
+                        f"logical_xor or logical_not")
+    if rule.name == "pow" and dtype.kind == "i":
+        b = operands[1]
+        if _is_scalar(b):
+            negative = b < 0
+        else:
+            from .reduce import min as rmin
+            negative = b.size and rmin(_check_any(b, "pow")).get() < 0
+        if negative:
+            raise ValueError("Integers to negative integer powers are not allowed.")
 
 
 def _launch(rule, which, operands, shape=None, out=None):
     arrays = [x for x in operands if not _is_scalar(x)]
     if not arrays:
         raise TypeError(f"{rule.name}: at least one operand must be a device array")
-    arrays = [_check(x, rule.name) for x in arrays]
+    arrays = [_check_any(x, rule.name) for x in arrays]
+    if any(x.dtype not in _FLOATS for x in arrays) and which == "fwd" and out is None:
+        # integer and bool arrays of different dtypes, or bool with a Python int: numpy's
+        # result dtype (the cpu engine's), cast to on the device
+        want = np.result_type(*[x if _is_scalar(x) else x.dtype for x in operands])
+        if want.kind in "biu" and any(x.dtype != want for x in arrays):
+            from .typed import astype
+            operands = tuple(x if _is_scalar(x) else astype(x, want) for x in operands)
+            arrays = [x for x in operands if not _is_scalar(x)]
     _same_dtype(rule.name, *arrays)
     dtype = arrays[0].dtype
+    if dtype not in _FLOATS:
+        _integer_operands(rule, dtype, operands)
     if shape is None:
         try:
             shape = tuple(np.broadcast_shapes(*[x.shape for x in arrays]))
