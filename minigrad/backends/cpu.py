@@ -397,3 +397,45 @@ def adagrad_step(p, g, s, lr, eps, weight_decay):
 @_in_place
 def rmsprop_step(p, g, s, lr, alpha, eps, weight_decay):
     _cpu.rmsprop_step(_flat(p), _flat(g), _flat(s), lr, alpha, eps, weight_decay)
+
+
+# ---- recurrent layers: a GEMM per step (numpy's BLAS), the cell in one compiled pass ------------
+
+
+def lstm(gx, w_hh, h0, c0, reverse=False):
+    dt = gx.dtype
+    gx, w_hh, h0, c0 = (_c(np.asarray(a, dt)) for a in (gx, w_hh, h0, c0))
+    steps, n, h4 = gx.shape
+    y = np.empty((steps + 1, n, h4 // 4), dt)
+    acts = np.empty_like(gx)
+    cs = np.empty((steps, n, h4 // 4), dt)
+    gh = np.empty((n, h4), dt)
+    w_t = w_hh.T
+    h, c = h0, c0
+    for t in _ref._steps(steps, reverse):
+        np.matmul(h, w_t, out=gh)
+        _cpu.lstm_cell(gx[t], gh, c, acts[t], cs[t], y[t])
+        h, c = y[t], cs[t]
+    y[steps] = c
+    return y, (acts, cs, y, h0, c0, w_hh)
+
+
+def lstm_vjp(g, saved, reverse=False):
+    acts, cs, y, h0, c0, w_hh = saved
+    steps, n, hs = cs.shape
+    g = _c(np.asarray(g, acts.dtype))
+    da = np.empty_like(acts)
+    dh = np.zeros_like(h0)
+    dc = np.array(g[steps])
+    order = list(_ref._steps(steps, reverse))
+    for k in range(steps - 1, -1, -1):
+        t = order[k]
+        _cpu.lstm_cell_vjp(acts[t], c0 if k == 0 else cs[order[k - 1]], cs[t], g[t], dh, dc,
+                           da[t])
+        np.matmul(da[t], w_hh, out=dh)
+    prev = [h0[None], y[:steps - 1]] if not reverse else [y[1:steps], h0[None]]
+    dw = da.reshape(-1, 4 * hs).T @ np.concatenate(prev).reshape(-1, hs)
+    return da, dw, dh, dc
+
+
+lstm.__doc__, lstm_vjp.__doc__ = _ref.lstm.__doc__, _ref.lstm_vjp.__doc__

@@ -605,3 +605,76 @@ def rmsprop_step(p, g, s, lr, alpha, eps, weight_decay):
     s += (1 - alpha) * d * d
     p -= lr * d / (np.sqrt(s) + eps)
 
+
+
+# ---- recurrent layers: a whole sequence per call ----------------------------------------------
+
+
+def _steps(n: int, reverse: bool):
+    return range(n - 1, -1, -1) if reverse else range(n)
+
+
+def lstm(gx, w_hh, h0, c0, reverse=False):
+    """One LSTM layer in one direction over a whole sequence (PyTorch's gate order i, f, g, o).
+    ``gx`` (L, N, 4H): every step's input projection x_t W_ih^T + b_ih + b_hh; per step t (last
+    to first if ``reverse``), a = gx[t] + h W_hh^T and, with the sigmoid and tanh rules,
+
+        i, f, o = sigmoid(a_i, a_f, a_o), g = tanh(a_g);  c = f c + i g;  h = o tanh(c)
+
+    Returns (y, saved): y (L + 1, N, H) holds h of every step in time order, then the last
+    step's c; ``saved`` is what :func:`lstm_vjp` needs (a backend's own business)."""
+    from ..rules import SIGMOID, TANH
+    steps, n, h4 = gx.shape
+    hs = h4 // 4
+    y = np.empty((steps + 1, n, hs), gx.dtype)
+    acts = np.empty_like(gx)
+    cs = np.empty((steps, n, hs), gx.dtype)
+    h, c = h0, c0
+    for t in _steps(steps, reverse):
+        a = gx[t] + h @ w_hh.T
+        ifo = SIGMOID.forward(xp, a[:, np.r_[0:2 * hs, 3 * hs:h4]])
+        acts[t, :, :2 * hs], acts[t, :, 3 * hs:] = ifo[:, :2 * hs], ifo[:, 2 * hs:]
+        acts[t, :, 2 * hs:3 * hs] = TANH.forward(xp, a[:, 2 * hs:3 * hs])
+        i, f, g, o = (acts[t, :, k * hs:(k + 1) * hs] for k in range(4))
+        cs[t] = c = f * c + i * g
+        y[t] = h = o * TANH.forward(xp, c)
+    y[steps] = c
+    return y, (acts, cs, y, h0, c0, w_hh)
+
+
+def lstm_vjp(g, saved, reverse=False):
+    """Backpropagation through time for :func:`lstm`, last step first: from g (L + 1, N, H),
+    the gradient of y, returns (d gx (L, N, 4H), d W_hh (4H, H), d h0, d c0). Per step, with
+    dh = g[t] + (the next step's d a) W_hh and dc carried back through the cells:
+
+        dc += dh o tanh'(c);  d a = (dc g i', dc c_prev f', dc i g', dh tanh(c) o')
+        dc = dc f;  and d W_hh = sum over steps of d a^T h_prev (one product at the end)
+
+    where i', f', g', o' are the sigmoid and tanh rules' local derivatives."""
+    from ..rules import SIGMOID, TANH
+    acts, cs, y, h0, c0, w_hh = saved
+    steps, _, hs = cs.shape
+    g = np.asarray(g, acts.dtype)
+    da = np.empty_like(acts)
+    dh = np.zeros_like(h0)
+    dc = np.array(g[steps])
+    order = list(_steps(steps, reverse))
+    dsig, dtanh = SIGMOID.local[0], TANH.local[0]
+    for k in range(steps - 1, -1, -1):
+        t = order[k]
+        c_prev = c0 if k == 0 else cs[order[k - 1]]
+        i, f, gg, o = (acts[t, :, j * hs:(j + 1) * hs] for j in range(4))
+        tc = TANH.forward(xp, cs[t])
+        dht = g[t] + dh
+        dc = dc + dht * o * dtanh(xp, None, tc)
+        da[t, :, :hs] = dc * gg * dsig(xp, None, i)
+        da[t, :, hs:2 * hs] = dc * c_prev * dsig(xp, None, f)
+        da[t, :, 2 * hs:3 * hs] = dc * i * dtanh(xp, None, gg)
+        da[t, :, 3 * hs:] = dht * tc * dsig(xp, None, o)
+        dc = dc * f
+        dh = da[t] @ w_hh
+    # h before each step, in time order: h0 first going forward, last going backward
+    prev = [h0[None], y[:steps - 1]] if not reverse else [y[1:steps], h0[None]]
+    h_prev = np.concatenate(prev).reshape(-1, hs)
+    dw = da.reshape(-1, 4 * hs).T @ h_prev
+    return da, dw, dh, dc

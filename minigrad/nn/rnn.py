@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..tensor import functions as _fn
 from ..tensor.tensor import Tensor, cat, stack
 from . import init
 from .module import Module, Parameter
@@ -251,6 +252,17 @@ def _order(n: int, reverse: bool):
     return range(n - 1, -1, -1) if reverse else range(n)
 
 
+def _lstm_layer(x, h0, c0, w, reverse):
+    """One LSTM layer and direction, fused: the input projection of every step in one GEMM
+    (x W_ih^T + b_ih + b_hh, (L, N, 4H)), then the recurrence in one Function (one GEMM and
+    one pass of the cell per step, backpropagation through time in one backward). Returns
+    (L + 1, N, H): h of every step, then the last c."""
+    steps, n, features = x.shape
+    b = w["b_ih"] + w["b_hh"] if w["b_ih"] is not None else None
+    gx = F.linear(x.reshape(steps * n, features), w["w_ih"], b).reshape(steps, n, -1)
+    return _fn.LSTM.apply(gx, w["w_hh"], h0, c0, reverse=reverse)
+
+
 class RNN(RNNBase):
     """An Elman RNN, as ``torch.nn.RNN``: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
     (``nonlinearity="relu"`` for ReLU), stacked ``num_layers`` deep, optionally in both
@@ -307,6 +319,32 @@ class LSTM(RNNBase):
 
     _gates = 4
     _mode = "LSTM"
+    # The fused layer (one Function per layer and direction, the backend's lstm kernels) where
+    # it applies; False: the per-step composite below, the reference it is tested against.
+    _fused = True
+
+    def _run(self, input, time_dim, n, steps, hx):
+        dt = input.dtype
+        states = hx if isinstance(hx, (tuple, list)) else ()
+        if (not self._fused or self.proj_size or steps == 0 or dt.kind != "f"
+                or any(getattr(s, "dtype", dt) != dt for s in states)
+                or any(p.dtype != dt for p in self.parameters())):
+            return super()._run(input, time_dim, n, steps, hx)
+        h0, c0 = self._initial(hx, n, input)
+        x = input.transpose(0, 1) if time_dim == 1 else input    # (L, N, features)
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                y = _lstm_layer(x, h0[k], c0[k], self._weights(layer, d), reverse=d == 1)
+                outs.append(y[:steps])
+                h_n.append(y[0 if d else steps - 1])
+                c_n.append(y[steps])
+            x = cat(outs, 2) if len(outs) > 1 else outs[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        return x, (stack(h_n, 0), stack(c_n, 0))
 
     def _direction(self, xs, h, c, w, reverse):
         ws, bs = _lstm_weights(w, self.hidden_size)

@@ -542,3 +542,34 @@ class AvgPool2d(Function):
 
     def backward(self, g):
         return self.be.avg_pool2d_vjp(g, self.x_shape, self.kernel, self.stride)
+
+
+# ---- recurrent layers (fused kernels) ---------------------------------------------------------
+
+
+class LSTM(Function):
+    """One LSTM layer in one direction over a whole sequence: from gx (L, N, 4H), every step's
+    x_t W_ih^T + b_ih + b_hh, W_hh (4H, H) and the initial h0, c0 (N, H), the backend's ``lstm``
+    gives y (L + 1, N, H): h of every step in time order, then the last c. Its backward is
+    backpropagation through time in one call (``lstm_vjp``): d gx, d W_hh, d h0, d c0. The same
+    numbers as the per-step composite of ``minigrad.nn.rnn`` (the reference tests hold it to)."""
+
+    def forward(self, gx, w_hh, h0, c0, reverse=False):
+        shapes = [_shape(a) for a in (gx, w_hh, h0, c0)]
+        if len(shapes[0]) != 3 or shapes[0][0] < 1 or shapes[0][2] % 4:
+            raise ShapeError(f"lstm: gx must be (L >= 1, N, 4H), got {shapes[0]}")
+        steps, n, h4 = shapes[0]
+        if shapes[1:] != [(h4, h4 // 4), (n, h4 // 4), (n, h4 // 4)]:
+            raise ShapeError(f"lstm: gx {shapes[0]} needs W_hh ({h4}, {h4 // 4}) and h0, c0 "
+                             f"({n}, {h4 // 4}); got {shapes[1]}, {shapes[2]}, {shapes[3]}")
+        dts = {a.dtype for a in (gx, w_hh, h0, c0)}
+        if len(dts) != 1 or next(iter(dts)).kind != "f":
+            raise TypeError(f"lstm: gx, W_hh, h0, c0 must share one float dtype, got "
+                            f"{', '.join(str(a.dtype) for a in (gx, w_hh, h0, c0))}")
+        self.reverse = reverse
+        y, saved = self.be.lstm(gx, w_hh, h0, c0, reverse)
+        self.saved = saved if self.needs_grad else None
+        return y
+
+    def backward(self, g):
+        return self.be.lstm_vjp(g, self.saved, self.reverse)

@@ -1328,3 +1328,76 @@ def test_scatter_and_scatter_vjp(backend, reduce, include_self):
     n = backend.scatter(backend.asarray(a), backend.asarray(index), 0.5, 0, None, True)
     check(backend, n, np.where(np.isin(np.arange(9).reshape(3, 3),
                                        index * 3 + np.arange(3)), 0.5, a).astype(np.float32))
+
+
+# ---- recurrent layers ---------------------------------------------------------------------------
+
+
+def np_lstm(gx, w_hh, h0, c0, reverse):
+    """The LSTM recurrence, written out (float64): y = (h of every step, then the last c)."""
+    sig = lambda a: 1.0 / (1.0 + np.exp(-a))  # noqa: E731
+    hs = h0.shape[1]
+    h, c = h0, c0
+    ys = [None] * gx.shape[0]
+    for t in (range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])):
+        a = gx[t] + h @ w_hh.T
+        i, f, g, o = sig(a[:, :hs]), sig(a[:, hs:2 * hs]), np.tanh(a[:, 2 * hs:3 * hs]), \
+            sig(a[:, 3 * hs:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        ys[t] = h
+    return np.stack(ys + [c])
+
+
+def fd_vjp(fn, args, g, eps=1e-6):
+    """d (g . fn(args)) / d each arg, by central differences in float64."""
+    out = []
+    for k, a in enumerate(args):
+        d = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            hi, lo = [x.copy() for x in args], [x.copy() for x in args]
+            hi[k][idx] += eps
+            lo[k][idx] -= eps
+            d[idx] = np.sum(g * (fn(*hi) - fn(*lo))) / (2 * eps)
+        out.append(d)
+    return out
+
+
+@dtype_params
+@pytest.mark.parametrize("steps,n,hs", [(4, 3, 5), (1, 1, 1), (3, 2, 7)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_and_lstm_vjp(backend, steps, n, hs, reverse, dtype):
+    if not computes(backend, dtype):
+        return
+    gx, w = randn(steps, n, 4 * hs, dtype=dtype, seed=1), randn(4 * hs, hs, dtype=dtype, seed=2)
+    h0, c0 = randn(n, hs, dtype=dtype, seed=3), randn(n, hs, dtype=dtype, seed=4)
+    args = [f64(a) for a in (gx, w, h0, c0)]
+    want = np_lstm(*args, reverse)
+    y, saved = backend.lstm(*(backend.asarray(a) for a in (gx, w, h0, c0)), reverse)
+    check(backend, y, want.astype(dtype), loose=True)
+    g = randn(*want.shape, dtype=dtype, seed=5)
+    grads = backend.lstm_vjp(backend.asarray(g), saved, reverse)
+    wants = fd_vjp(lambda *a: np_lstm(*a, reverse), args, f64(g))
+    assert len(grads) == 4
+    for got, ref in zip(grads, wants):
+        check(backend, got, ref.astype(dtype), rtol=1e-4 if dtype == np.float32 else 1e-7,
+              atol=1e-4 if dtype == np.float32 else 1e-7)
+
+
+def test_cpu_float32_cell_activations_match_the_rules():
+    """The float32 LSTM cell's own vectorised sigmoid and tanh (minigrad/backends/_cpu.pyx)
+    agree with the rules to a few ulp, at 0, tiny, large, infinite and NaN arguments."""
+    from minigrad.backends import _cpu
+    x = np.concatenate([np.linspace(-100, 100, 200001), [0.0, -0.0, 1e-30, -1e-8, 0.0625,
+                                                         -0.0625, 88.0, -88.0, 1e4, -1e4]])
+    x = x.astype(np.float32)
+    sig, th = np.empty_like(x), np.empty_like(x)
+    _cpu.sigmoid_tanh_f32(x, sig, th)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(th, rules.TANH.forward(XP, x64), rtol=6e-7, atol=0)
+    want = rules.SIGMOID.forward(XP, x64)
+    np.testing.assert_allclose(sig, want, rtol=6e-7, atol=2e-38)
+    special = np.array([np.inf, -np.inf, np.nan], np.float32)
+    _cpu.sigmoid_tanh_f32(special, sig[:3], th[:3])
+    np.testing.assert_array_equal(th[:3], [1.0, -1.0, np.nan])
+    assert sig[0] == 1.0 and 0 <= sig[1] < 1e-37 and np.isnan(sig[2])
