@@ -161,6 +161,9 @@ OPS = {
     "scatter_reduce_amin": (lambda x: x.scatter_reduce(0, _like(x, [[0, 2, 2], [0, 0, 1]]),
                                                        x[1:] * 2, "amin", include_self=False),
                             [_distinct(3, 3)], True),
+    "scatter_reduce_view": (lambda x: x.T.scatter_reduce(0, _like(x, [[3, 0, 3], [3, 1, 0]]),
+                                                       x.T[1:3] * 2, "prod"),
+                            [_rand(3, 4)], True),                  # a non-contiguous self
     "index_fill": (lambda x: x.index_fill(1, _like(x, [0, 3]), -1.5), [_rand(3, 4)], True),
     "index_copy": (lambda x: x.index_copy(0, _like(x, [2, 0]), x[:2] * 3), [_rand(3, 4)], True),
     "put": (lambda x: x.put(_like(x, [0, -1, 5]), x[0, :3] * 2), [_rand(3, 4)], True),
