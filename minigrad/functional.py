@@ -13,6 +13,7 @@ operators and ``F.*`` and it works on either.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -1031,6 +1032,18 @@ def _pool_geometry(name, shape, kernel_size, stride, padding, dilation=1,
     return _Pool(k, s, p, d, tuple(out), tuple(pads))
 
 
+_cached_geometry = lru_cache(maxsize=512)(_pool_geometry)
+
+
+def _geometry(*args) -> _Pool:
+    """_pool_geometry, remembered: a training loop pools the same shapes every step, and the
+    checks cost more than the fused kernel on small inputs."""
+    try:
+        return _cached_geometry(*args)
+    except TypeError:       # an unhashable argument (a list): computed, not remembered
+        return _pool_geometry(*args)
+
+
 def _unsqueeze(x, dim: int):
     return np.expand_dims(x, dim) if _is_scalars(x) else x.unsqueeze(dim)
 
@@ -1194,7 +1207,7 @@ def _pool_scalars(x, g: _Pool, mode: str, count_include_pad=True, divisor_overri
 def _max_pool_nd(nd, name, input, kernel_size, stride, padding, dilation, ceil_mode,  # noqa: A002
                  return_indices):
     x, unbatched = _pool_input(input, nd, name)
-    g = _pool_geometry(name, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    g = _geometry(name, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     if nd == 1:
         x, g = _unsqueeze(x, 2), g.with_unit_dim()
     if _is_scalars(x):
@@ -1208,7 +1221,7 @@ def _max_pool_nd(nd, name, input, kernel_size, stride, padding, dilation, ceil_m
 def _avg_pool_nd(nd, name, input, kernel_size, stride, padding, ceil_mode,  # noqa: A002
                  count_include_pad, divisor_override):
     x, unbatched = _pool_input(input, nd, name)
-    g = _pool_geometry(name, x.shape, kernel_size, stride, padding, 1, ceil_mode)
+    g = _geometry(name, x.shape, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and int(divisor_override) == 0:
         raise Fn.ShapeError(f"{name}: divisor must be not zero")
     if nd == 1:
