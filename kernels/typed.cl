@@ -34,8 +34,10 @@ __kernel void cast_kernel(OUT_PTR out, __global const real *in, const int n)
 #else
     const real x = in[i];
 #endif
-#if defined(CAST_TO_HALF)
+#if defined(CAST_TO_HALF) && defined(REAL_IS_DOUBLE)
     vstore_half_rte(x, i, out);
+#elif defined(CAST_TO_HALF)
+    vstore_half_rte((float)x, i, out);   /* integers beyond 2^24 are beyond float16's range */
 #elif defined(CAST_TO_BOOL)
     out[i] = x != 0;
 #else

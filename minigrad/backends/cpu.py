@@ -104,7 +104,25 @@ FUSED_FORWARD = {"sigmoid": sigmoid, "relu": relu}
 FUSED_VJP = {"relu": relu_vjp, "sigmoid": sigmoid_vjp, "tanh": tanh_vjp}
 
 
+_F16 = np.dtype(np.float16)
+
+
+def _has_half(xs) -> bool:
+    for x in xs:
+        if getattr(x, "dtype", None) is _F16:
+            return True
+    return False
+
+
+def _up(xs):
+    """float16 arrays as float32: a float16 op computes in float32 and rounds once, as torch's
+    CPU does (numpy would round a Python float operand, and each step of a rule, to float16)."""
+    return [x.astype(np.float32) if getattr(x, "dtype", None) is _F16 else x for x in xs]
+
+
 def elementwise(rule, *xs):
+    if _has_half(xs):
+        return elementwise(rule, *_up(xs)).astype(_F16)
     f = FUSED_FORWARD.get(rule.name)
     if f is not None:
         y = f(*xs)
@@ -118,6 +136,9 @@ def elementwise(rule, *xs):
 
 
 def elementwise_vjp(rule, i, g, xs, y):
+    if g.dtype is _F16 or _has_half(xs):
+        g, y = _up((g, y))
+        return elementwise_vjp(rule, i, g, _up(xs), y).astype(_F16)
     f = FUSED_VJP.get(rule.name)
     if f is not None:
         r = f(i, g, xs, y)

@@ -242,3 +242,93 @@ def test_int_float_comparisons_and_isnan():
     _both(lambda a, b: a.isnan() | b.isnan() | b.isinf() | a.isfinite(), i, x)
     _both(lambda a, b: b.argmax() + b.argmin(), i, x)       # the first NaN wins, as numpy
     _both(lambda a, b: b.max(), i, x)
+
+
+# ---- float16: storage, casts, arithmetic (computed in float32, rounded per op), gradients -------
+
+HALF_OPS = {
+    "add_mul": lambda a, b: a + b * a,
+    "sub_div": lambda a, b: (a - b) / (b.abs() + 1),
+    "python_float": lambda a, b: a * 0.1 + 2.5,
+    "exp_tanh": lambda a, b: a.exp() + b.tanh(),
+    "sigmoid_relu": lambda a, b: a.sigmoid() * b.relu(),
+    "sum_mean": lambda a, b: a.sum(1) + b.mean(1),
+    "max_min": lambda a, b: a.max(0).values if hasattr(a.max(0), "values") else a.max(0),
+    "matmul": lambda a, b: a @ b.T,
+    "broadcast": lambda a, b: a[:, :1] * b,
+    "where_clip": lambda a, b: _where(a > b, a, b).clamp(-0.5, 0.5),
+}
+
+
+def _half_inputs(rng, shape=(4, 5)):
+    return [rng.uniform(-2, 2, shape).astype(np.float16) for _ in range(2)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", list(HALF_OPS), ids=str)
+def test_float16_forward_and_gradient_vs_torch(op, device, rng):
+    a, b = _half_inputs(rng)
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    want = HALF_OPS[op](ta, tb)
+    ma, mb = (mg.tensor(v, device=device, requires_grad=True) for v in (a, b))
+    got = HALF_OPS[op](ma, mb)
+    assert got.dtype == np.float16 and tuple(got.shape) == tuple(want.shape)
+    np.testing.assert_allclose(got.numpy().astype(np.float32),
+                               want.detach().numpy().astype(np.float32), rtol=4e-3, atol=4e-3)
+    want.float().sum().backward()
+    got.sum().backward()
+    for m, t in ((ma, ta), (mb, tb)):
+        if t.grad is None:
+            assert m.grad is None or not np.any(m.grad.numpy())
+            continue
+        assert m.grad.dtype == np.float16
+        np.testing.assert_allclose(m.grad.numpy().astype(np.float32),
+                                   t.grad.numpy().astype(np.float32), rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_float16_casts_and_storage(device):
+    x = np.array([0.1, -2.5, 65504.0, 1e5, 3e-8, np.nan], np.float32)
+    want = torch.tensor(x).half().numpy()
+    for got in (mg.tensor(x, device=device).half(),
+                mg.tensor(x, dtype=mg.float16, device=device),
+                mg.tensor(x, dtype="float16", device=device),
+                mg.tensor(x, device=device).to(dtype=np.float16),
+                mg.tensor(x.astype(np.float16), device=device)):
+        assert got.dtype == np.float16
+        np.testing.assert_array_equal(np.asarray(got), want)       # numpy interop, bit for bit
+    h = mg.tensor(x, device=device).half()
+    np.testing.assert_array_equal(h.float().numpy(), want.astype(np.float32))
+    np.testing.assert_array_equal(h.double().numpy(), want.astype(np.float64))
+    np.testing.assert_array_equal(mg.tensor([1, -3, 70000], device=device).half().numpy(),
+                                  torch.tensor([1, -3, 70000]).half().numpy())
+    np.testing.assert_array_equal(h[h.isnan().logical_not()].long().numpy()[:3], [0, -2, 65504])
+    np.testing.assert_array_equal(mg.cat([h, h])[::2].numpy(), np.concatenate([want, want])[::2])
+    assert (h == h).numpy().tolist() == [True] * 5 + [False]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_float16_promotion_as_torch(device):
+    h = mg.tensor([1.5, 2.0], dtype="float16", device=device)
+    f = mg.tensor([1.0, 1.0], device=device)
+    i = mg.tensor([1, 2], device=device)
+    assert (h + f).dtype == np.float32 and (f * h).dtype == np.float32
+    assert (h + i).dtype == np.float16 and (i * h).dtype == np.float16
+    assert (h * 0.1).dtype == np.float16 and (2.5 - h).dtype == np.float16
+    assert (h @ f).dtype == np.float32
+    th = torch.tensor([1.5, 2.0], dtype=torch.float16)
+    np.testing.assert_array_equal((h * 0.1).numpy(), (th * 0.1).numpy())
+    np.testing.assert_array_equal((h + i).numpy(), (th + torch.tensor([1, 2])).numpy())
+
+
+@pytest.mark.opencl
+def test_float16_opencl_agrees_with_cpu(rng):
+    a, b = _half_inputs(rng, (6, 7))
+    for fn in (lambda x, y: x + y, lambda x, y: x * y - y / 3, lambda x, y: x.sum(0),
+               lambda x, y: x.max(1) if not hasattr(x.max(1), "values") else x.max(1).values,
+               lambda x, y: x.T @ y, lambda x, y: x.argmax(1), lambda x, y: x < y):
+        cpu = fn(mg.tensor(a), mg.tensor(b)).numpy()
+        cl = fn(mg.tensor(a, device="opencl"), mg.tensor(b, device="opencl")).numpy()
+        assert cl.dtype == cpu.dtype
+        np.testing.assert_allclose(cl.astype(np.float64), cpu.astype(np.float64), rtol=2e-3,
+                                   atol=2e-3)
