@@ -639,3 +639,126 @@ def sigmoid_tanh_f32(const float[::1] x, float[::1] sig, float[::1] th):
         for k in range(x.shape[0]):
             sig[k] = mg_sigmoid(x[k])
             th[k] = mg_tanh(x[k])
+
+
+# ---- recurrent cells: one step of a GRU layer (cpu.gru runs the steps) --------------------------
+
+cdef extern from *:
+    """
+    static void mg_gru_cell_f32(const float *__restrict gx, const float *__restrict gh,
+                                const float *__restrict bias, const float *__restrict h,
+                                float *__restrict acts, float *__restrict ghn,
+                                float *__restrict h_out, Py_ssize_t n, Py_ssize_t hs) {
+        for (Py_ssize_t b = 0; b < n; b++) {
+            const float *__restrict x = gx + b * 3 * hs, *__restrict a = gh + b * 3 * hs;
+            const float *__restrict hp = h + b * hs;
+            float *__restrict s = acts + b * 3 * hs, *__restrict gn = ghn + b * hs;
+            float *__restrict ho = h_out + b * hs;
+            for (Py_ssize_t j = 0; j < hs; j++) {
+                float r = mg_sigmoid(x[j] + a[j] + bias[j]);
+                float z = mg_sigmoid(x[hs + j] + a[hs + j] + bias[hs + j]);
+                float hn = a[2 * hs + j] + bias[2 * hs + j];
+                float nn = mg_tanh(x[2 * hs + j] + r * hn);
+                s[j] = r; s[hs + j] = z; s[2 * hs + j] = nn;
+                gn[j] = hn;
+                ho[j] = nn + z * (hp[j] - nn);
+            }
+        }
+    }
+
+    static void mg_gru_cell_vjp_f32(const float *__restrict acts, const float *__restrict ghn,
+                                    const float *__restrict h_prev, const float *__restrict dy,
+                                    const float *__restrict dh, float *__restrict dgx,
+                                    float *__restrict dgh, float *__restrict dh_direct,
+                                    Py_ssize_t n, Py_ssize_t hs) {
+        for (Py_ssize_t b = 0; b < n; b++) {
+            const float *__restrict s = acts + b * 3 * hs, *__restrict gn = ghn + b * hs;
+            const float *__restrict hp = h_prev + b * hs, *__restrict y = dy + b * hs;
+            const float *__restrict rh = dh + b * hs;
+            float *__restrict ox = dgx + b * 3 * hs, *__restrict oh = dgh + b * 3 * hs;
+            float *__restrict od = dh_direct + b * hs;
+            for (Py_ssize_t j = 0; j < hs; j++) {
+                float r = s[j], z = s[hs + j], nn = s[2 * hs + j];
+                float dht = y[j] + rh[j];
+                float dn = dht * (1.0f - z) * (1.0f - nn * nn);
+                float dz = dht * (hp[j] - nn) * z * (1.0f - z);
+                float dr = dn * gn[j] * r * (1.0f - r);
+                ox[j] = dr; ox[hs + j] = dz; ox[2 * hs + j] = dn;
+                oh[j] = dr; oh[hs + j] = dz; oh[2 * hs + j] = dn * r;
+                od[j] = dht * z;
+            }
+        }
+    }
+    """
+    void mg_gru_cell_f32(const float *gx, const float *gh, const float *bias, const float *h,
+                         float *acts, float *ghn, float *h_out, Py_ssize_t n,
+                         Py_ssize_t hs) noexcept nogil
+    void mg_gru_cell_vjp_f32(const float *acts, const float *ghn, const float *h_prev,
+                             const float *dy, const float *dh, float *dgx, float *dgh,
+                             float *dh_direct, Py_ssize_t n, Py_ssize_t hs) noexcept nogil
+
+
+def gru_cell(const floating[:, ::1] gx, const floating[:, ::1] gh, const floating[::1] bias,
+             const floating[:, ::1] h, floating[:, ::1] acts, floating[:, ::1] ghn,
+             floating[:, ::1] h_out):
+    """One GRU step for a batch, the 3H columns in PyTorch's gate order r, z, n: with
+    a = gh + bias (h W_hh^T + b_hh), r, z = sigmoid(gx_r + a_r, gx_z + a_z),
+    n = tanh(gx_n + r a_n), h' = n + z (h - n); r, z, n kept in ``acts``, a_n in ``ghn``.
+    Shapes (checked by the caller): gx, gh, acts (N, 3H); bias (3H,); h, ghn, h_out (N, H)."""
+    cdef Py_ssize_t b, j, n = h.shape[0], hs = h.shape[1]
+    cdef double r, z, hn, nn
+    if n == 0 or hs == 0:
+        return
+    if floating is float:
+        with nogil:
+            mg_gru_cell_f32(&gx[0, 0], &gh[0, 0], &bias[0], &h[0, 0], &acts[0, 0], &ghn[0, 0],
+                            &h_out[0, 0], n, hs)
+        return
+    with nogil:
+        for b in range(n):
+            for j in range(hs):
+                r = _sigmoid64(gx[b, j] + gh[b, j] + bias[j])
+                z = _sigmoid64(gx[b, hs + j] + gh[b, hs + j] + bias[hs + j])
+                hn = gh[b, 2 * hs + j] + bias[2 * hs + j]
+                nn = tanh(gx[b, 2 * hs + j] + r * hn)
+                acts[b, j] = r
+                acts[b, hs + j] = z
+                acts[b, 2 * hs + j] = nn
+                ghn[b, j] = hn
+                h_out[b, j] = nn + z * (h[b, j] - nn)
+
+
+def gru_cell_vjp(const floating[:, ::1] acts, const floating[:, ::1] ghn,
+                 const floating[:, ::1] h_prev, const floating[:, ::1] dy,
+                 const floating[:, ::1] dh, floating[:, ::1] dgx, floating[:, ::1] dgh,
+                 floating[:, ::1] dh_direct):
+    """The backward of one gru_cell step: with dh' = dy + dh, dn = dh' (1 - z)(1 - n^2),
+    dz = dh' (h_prev - n) z (1 - z), dr = dn a_n r (1 - r): dgx = (dr, dz, dn),
+    dgh = (dr, dz, dn r) (the gradient of h W_hh^T + b_hh), dh_direct = dh' z (the part of
+    h_prev's gradient that bypasses W_hh)."""
+    cdef Py_ssize_t b, j, n = h_prev.shape[0], hs = h_prev.shape[1]
+    cdef double r, z, nn, dht, dn, dz, dr
+    if n == 0 or hs == 0:
+        return
+    if floating is float:
+        with nogil:
+            mg_gru_cell_vjp_f32(&acts[0, 0], &ghn[0, 0], &h_prev[0, 0], &dy[0, 0], &dh[0, 0],
+                                &dgx[0, 0], &dgh[0, 0], &dh_direct[0, 0], n, hs)
+        return
+    with nogil:
+        for b in range(n):
+            for j in range(hs):
+                r = acts[b, j]
+                z = acts[b, hs + j]
+                nn = acts[b, 2 * hs + j]
+                dht = dy[b, j] + dh[b, j]
+                dn = dht * (1 - z) * (1 - nn * nn)
+                dz = dht * (h_prev[b, j] - nn) * z * (1 - z)
+                dr = dn * ghn[b, j] * r * (1 - r)
+                dgx[b, j] = dr
+                dgx[b, hs + j] = dz
+                dgx[b, 2 * hs + j] = dn
+                dgh[b, j] = dr
+                dgh[b, hs + j] = dz
+                dgh[b, 2 * hs + j] = dn * r
+                dh_direct[b, j] = dht * z

@@ -460,3 +460,42 @@ def lstm_vjp(g, saved, reverse=False):
 
 
 lstm.__doc__, lstm_vjp.__doc__ = _ref.lstm.__doc__, _ref.lstm_vjp.__doc__
+
+
+def gru(gx, w_hh, b_hh, h0, reverse=False):
+    dt = gx.dtype
+    gx, w_hh, h0 = (_c(np.asarray(a, dt)) for a in (gx, w_hh, h0))
+    steps, n, h3 = gx.shape
+    bias = np.zeros(h3, dt) if b_hh is None else _c(np.asarray(b_hh, dt))
+    y = np.empty((steps, n, h3 // 3), dt)
+    acts = np.empty_like(gx)
+    ghn = np.empty_like(y)
+    gh = np.empty((n, h3), dt)
+    w_t = w_hh.T
+    h = h0
+    for t in _ref._steps(steps, reverse):
+        np.matmul(h, w_t, out=gh)
+        _cpu.gru_cell(gx[t], gh, bias, h, acts[t], ghn[t], y[t])
+        h = y[t]
+    return y, (acts, ghn, y, h0, w_hh, b_hh is not None)
+
+
+def gru_vjp(g, saved, reverse=False):
+    acts, ghn, y, h0, w_hh, has_bias = saved
+    steps, n, hs = y.shape
+    g = _c(np.asarray(g, acts.dtype))
+    dgx, dgh = np.empty_like(acts), np.empty_like(acts)
+    dh, direct = np.zeros_like(h0), np.empty_like(h0)
+    order = list(_ref._steps(steps, reverse))
+    for k in range(steps - 1, -1, -1):
+        t = order[k]
+        _cpu.gru_cell_vjp(acts[t], ghn[t], h0 if k == 0 else y[order[k - 1]], g[t], dh, dgx[t],
+                          dgh[t], direct)
+        np.matmul(dgh[t], w_hh, out=dh)
+        dh += direct
+    prev = [h0[None], y[:steps - 1]] if not reverse else [y[1:steps], h0[None]]
+    dw = dgh.reshape(-1, 3 * hs).T @ np.concatenate(prev).reshape(-1, hs)
+    return dgx, dw, dgh.sum((0, 1)) if has_bias else None, dh
+
+
+gru.__doc__, gru_vjp.__doc__ = _ref.gru.__doc__, _ref.gru_vjp.__doc__

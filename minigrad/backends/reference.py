@@ -695,3 +695,67 @@ def lstm_vjp(g, saved, reverse=False):
     h_prev = np.concatenate(prev).reshape(-1, hs)
     dw = da.reshape(-1, 4 * hs).T @ h_prev
     return da, dw, dh, dc
+
+
+def gru(gx, w_hh, b_hh, h0, reverse=False):
+    """One GRU layer in one direction over a whole sequence (PyTorch's gate order r, z, n).
+    ``gx`` (L, N, 3H): every step's x_t W_ih^T + b_ih; per step t (last to first if
+    ``reverse``), with gh = h W_hh^T + b_hh (``b_hh`` may be None) and the sigmoid and tanh
+    rules,
+
+        r, z = sigmoid(gx_r + gh_r, gx_z + gh_z);  n = tanh(gx_n + r gh_n);  h = n + z (h - n)
+
+    Returns (y, saved): y (L, N, H), h of every step in time order; ``saved`` is what
+    :func:`gru_vjp` needs."""
+    from ..rules import SIGMOID, TANH
+    steps, n, h3 = gx.shape
+    hs = h3 // 3
+    y = np.empty((steps, n, hs), gx.dtype)
+    acts = np.empty_like(gx)                   # r, z, n
+    ghn = np.empty((steps, n, hs), gx.dtype)   # h W_hn^T + b_hn, which dr needs
+    h = h0
+    for t in _steps(steps, reverse):
+        gh = h @ w_hh.T
+        if b_hh is not None:
+            gh = gh + b_hh
+        acts[t, :, :2 * hs] = SIGMOID.forward(xp, gx[t, :, :2 * hs] + gh[:, :2 * hs])
+        r, z = acts[t, :, :hs], acts[t, :, hs:2 * hs]
+        ghn[t] = gh[:, 2 * hs:]
+        acts[t, :, 2 * hs:] = nn_ = TANH.forward(xp, gx[t, :, 2 * hs:] + r * ghn[t])
+        y[t] = h = nn_ + z * (h - nn_)
+    return y, (acts, ghn, y, h0, w_hh, b_hh is not None)
+
+
+def gru_vjp(g, saved, reverse=False):
+    """Backpropagation through time for :func:`gru`, last step first: from g (L, N, H), the
+    gradient of y, returns (d gx (L, N, 3H), d W_hh (3H, H), d b_hh (None without it), d h0).
+    Per step, with dh = g[t] + the next step's gradient of its h_prev:
+
+        dn = dh (1 - z) tanh';  dz = dh (h_prev - n) z';  dr = dn gh_n r'
+        d gx = (dr, dz, dn);  d gh = (dr, dz, dn r);  dh_prev = dh z + d gh W_hh
+
+    where r', z', tanh' are the rules' local derivatives; d W_hh = sum of d gh^T h_prev."""
+    from ..rules import SIGMOID, TANH
+    acts, ghn, y, h0, w_hh, has_bias = saved
+    steps, _, hs = y.shape
+    g = np.asarray(g, acts.dtype)
+    dgx = np.empty_like(acts)
+    dgh = np.empty_like(acts)
+    dh = np.zeros_like(h0)
+    order = list(_steps(steps, reverse))
+    dsig, dtanh = SIGMOID.local[0], TANH.local[0]
+    for k in range(steps - 1, -1, -1):
+        t = order[k]
+        h_prev = h0 if k == 0 else y[order[k - 1]]
+        r, z, nn_ = (acts[t, :, j * hs:(j + 1) * hs] for j in range(3))
+        dht = g[t] + dh
+        dn = dht * (1 - z) * dtanh(xp, None, nn_)
+        dgx[t, :, hs:2 * hs] = dgh[t, :, hs:2 * hs] = dht * (h_prev - nn_) * dsig(xp, None, z)
+        dgx[t, :, :hs] = dgh[t, :, :hs] = dn * ghn[t] * dsig(xp, None, r)
+        dgx[t, :, 2 * hs:] = dn
+        dgh[t, :, 2 * hs:] = dn * r
+        dh = dht * z + dgh[t] @ w_hh
+    prev = [h0[None], y[:steps - 1]] if not reverse else [y[1:steps], h0[None]]
+    dw = dgh.reshape(-1, 3 * hs).T @ np.concatenate(prev).reshape(-1, hs)
+    db = dgh.sum((0, 1)) if has_bias else None
+    return dgx, dw, db, dh

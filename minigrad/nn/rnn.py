@@ -252,6 +252,49 @@ def _order(n: int, reverse: bool):
     return range(n - 1, -1, -1) if reverse else range(n)
 
 
+def _fusable(module, input, steps, hx) -> bool:
+    """Whether the fused layers apply: a non-empty sequence, one float dtype for the input,
+    the states and the weights (the composite promotes mixed ones)."""
+    dt = input.dtype
+    states = hx if isinstance(hx, (tuple, list)) else (hx,) if hx is not None else ()
+    return (steps > 0 and dt.kind == "f" and all(getattr(s, "dtype", dt) == dt for s in states)
+            and all(p.dtype == dt for p in module.parameters()))
+
+
+def _run_fused(module, input, time_dim, steps, h0, c0):
+    """RNNBase._run with one fused Function per layer and direction over tensors (L, N, ...)
+    instead of per-step lists; returns the output (L, N, D H) and the final state."""
+    x = input.transpose(0, 1) if time_dim == 1 else input    # (L, N, features)
+    lstm = c0 is not None
+    h_n, c_n = [], []
+    for layer in range(module.num_layers):
+        outs = []
+        for d in range(module.num_directions):
+            k = layer * module.num_directions + d
+            w = module._weights(layer, d)
+            if lstm:
+                y = _lstm_layer(x, h0[k], c0[k], w, reverse=d == 1)
+                c_n.append(y[steps])
+                y = y[:steps]
+            else:
+                y = _gru_layer(x, h0[k], w, reverse=d == 1)
+            outs.append(y)
+            h_n.append(y[0 if d else steps - 1])
+        x = cat(outs, 2) if len(outs) > 1 else outs[0]
+        if module.dropout and module.training and layer < module.num_layers - 1:
+            x = F.dropout(x, module.dropout, True)
+    hn = stack(h_n, 0)
+    return x, ((hn, stack(c_n, 0)) if lstm else hn)
+
+
+def _gru_layer(x, h0, w, reverse):
+    """One GRU layer and direction, fused: x W_ih^T + b_ih of every step in one GEMM, then the
+    recurrence in one Function. Returns h of every step, (L, N, H)."""
+    steps, n, features = x.shape
+    gx = F.linear(x.reshape(steps * n, features), w["w_ih"], w["b_ih"]).reshape(steps, n, -1)
+    return _fn.GRU.apply(gx, w["w_hh"], w["b_hh"], h0, reverse=reverse)
+
+
 def _lstm_layer(x, h0, c0, w, reverse):
     """One LSTM layer and direction, fused: the input projection of every step in one GEMM
     (x W_ih^T + b_ih + b_hh, (L, N, 4H)), then the recurrence in one Function (one GEMM and
@@ -324,27 +367,9 @@ class LSTM(RNNBase):
     _fused = True
 
     def _run(self, input, time_dim, n, steps, hx):
-        dt = input.dtype
-        states = hx if isinstance(hx, (tuple, list)) else ()
-        if (not self._fused or self.proj_size or steps == 0 or dt.kind != "f"
-                or any(getattr(s, "dtype", dt) != dt for s in states)
-                or any(p.dtype != dt for p in self.parameters())):
+        if not self._fused or self.proj_size or not _fusable(self, input, steps, hx):
             return super()._run(input, time_dim, n, steps, hx)
-        h0, c0 = self._initial(hx, n, input)
-        x = input.transpose(0, 1) if time_dim == 1 else input    # (L, N, features)
-        h_n, c_n = [], []
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(self.num_directions):
-                k = layer * self.num_directions + d
-                y = _lstm_layer(x, h0[k], c0[k], self._weights(layer, d), reverse=d == 1)
-                outs.append(y[:steps])
-                h_n.append(y[0 if d else steps - 1])
-                c_n.append(y[steps])
-            x = cat(outs, 2) if len(outs) > 1 else outs[0]
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
-        return x, (stack(h_n, 0), stack(c_n, 0))
+        return _run_fused(self, input, time_dim, steps, *self._initial(hx, n, input))
 
     def _direction(self, xs, h, c, w, reverse):
         ws, bs = _lstm_weights(w, self.hidden_size)
@@ -371,6 +396,12 @@ class GRU(RNNBase):
 
     _gates = 3
     _mode = "GRU"
+    _fused = True   # as LSTM's: False runs the per-step composite, the reference
+
+    def _run(self, input, time_dim, n, steps, hx):
+        if not self._fused or not _fusable(self, input, steps, hx):
+            return super()._run(input, time_dim, n, steps, hx)
+        return _run_fused(self, input, time_dim, steps, *self._initial(hx, n, input))
 
     def _direction(self, xs, h, c, w, reverse):
         ws, bs = _gru_weights(w, self.hidden_size)

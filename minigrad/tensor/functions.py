@@ -573,3 +573,32 @@ class LSTM(Function):
 
     def backward(self, g):
         return self.be.lstm_vjp(g, self.saved, self.reverse)
+
+
+class GRU(Function):
+    """One GRU layer in one direction over a whole sequence: from gx (L, N, 3H), every step's
+    x_t W_ih^T + b_ih, W_hh (3H, H), b_hh (3H,) or None and the initial h0 (N, H), the
+    backend's ``gru`` gives y (L, N, H), h of every step in time order; its backward
+    (``gru_vjp``) is backpropagation through time in one call: d gx, d W_hh, d b_hh, d h0."""
+
+    def forward(self, gx, w_hh, b_hh, h0, reverse=False):
+        arrays = [a for a in (gx, w_hh, b_hh, h0) if a is not None]
+        shapes = [_shape(a) for a in (gx, w_hh, b_hh, h0)]
+        if len(shapes[0]) != 3 or shapes[0][0] < 1 or shapes[0][2] % 3:
+            raise ShapeError(f"gru: gx must be (L >= 1, N, 3H), got {shapes[0]}")
+        steps, n, h3 = shapes[0]
+        if (shapes[1], shapes[3]) != ((h3, h3 // 3), (n, h3 // 3)) or \
+                (b_hh is not None and shapes[2] != (h3,)):
+            raise ShapeError(f"gru: gx {shapes[0]} needs W_hh ({h3}, {h3 // 3}), b_hh ({h3},) "
+                             f"and h0 ({n}, {h3 // 3}); got {shapes[1]}, "
+                             f"{shapes[2] if b_hh is not None else None}, {shapes[3]}")
+        if len({a.dtype for a in arrays}) != 1 or gx.dtype.kind != "f":
+            raise TypeError(f"gru: gx, W_hh, b_hh, h0 must share one float dtype, got "
+                            f"{', '.join(str(a.dtype) for a in arrays)}")
+        self.reverse = reverse
+        y, saved = self.be.gru(gx, w_hh, b_hh, h0, reverse)
+        self.saved = saved if self.needs_grad else None
+        return y
+
+    def backward(self, g):
+        return self.be.gru_vjp(g, self.saved, self.reverse)

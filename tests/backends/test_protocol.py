@@ -1401,3 +1401,43 @@ def test_cpu_float32_cell_activations_match_the_rules():
     _cpu.sigmoid_tanh_f32(special, sig[:3], th[:3])
     np.testing.assert_array_equal(th[:3], [1.0, -1.0, np.nan])
     assert sig[0] == 1.0 and 0 <= sig[1] < 1e-37 and np.isnan(sig[2])
+
+
+def np_gru(gx, w_hh, b_hh, h0, reverse):
+    """The GRU recurrence, written out (float64): h of every step."""
+    sig = lambda a: 1.0 / (1.0 + np.exp(-a))  # noqa: E731
+    hs = h0.shape[1]
+    h = h0
+    ys = [None] * gx.shape[0]
+    for t in (range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])):
+        gh = h @ w_hh.T + b_hh
+        r, z = sig(gx[t, :, :hs] + gh[:, :hs]), sig(gx[t, :, hs:2 * hs] + gh[:, hs:2 * hs])
+        n = np.tanh(gx[t, :, 2 * hs:] + r * gh[:, 2 * hs:])
+        h = (1 - z) * n + z * h
+        ys[t] = h
+    return np.stack(ys)
+
+
+@dtype_params
+@pytest.mark.parametrize("steps,n,hs", [(4, 3, 5), (1, 1, 1), (3, 2, 7)])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_and_gru_vjp(backend, steps, n, hs, reverse, bias, dtype):
+    if not computes(backend, dtype):
+        return
+    gx, w = randn(steps, n, 3 * hs, dtype=dtype, seed=1), randn(3 * hs, hs, dtype=dtype, seed=2)
+    b, h0 = randn(3 * hs, dtype=dtype, seed=3), randn(n, hs, dtype=dtype, seed=4)
+    args = [f64(a) for a in (gx, w, b if bias else np.zeros_like(b), h0)]
+    want = np_gru(*args, reverse)
+    y, saved = backend.gru(backend.asarray(gx), backend.asarray(w),
+                           backend.asarray(b) if bias else None, backend.asarray(h0), reverse)
+    check(backend, y, want.astype(dtype), loose=True)
+    g = randn(*want.shape, dtype=dtype, seed=5)
+    dgx, dw, db, dh0 = backend.gru_vjp(backend.asarray(g), saved, reverse)
+    wants = fd_vjp(lambda *a: np_gru(*a, reverse), args, f64(g))
+    tol = 1e-4 if dtype == np.float32 else 1e-7
+    for got, ref in zip((dgx, dw, db, dh0), wants):
+        if got is None:
+            assert not bias
+            continue
+        check(backend, got, ref.astype(dtype), rtol=tol, atol=tol)

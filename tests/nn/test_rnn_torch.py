@@ -4,7 +4,7 @@ the gradients of the inputs, the initial states and every weight, over whole seq
 
 import numpy as np
 import pytest
-from nn_torch_twin import compare
+from nn_torch_twin import compare, flat
 
 import minigrad
 from minigrad import nn
@@ -154,58 +154,61 @@ def test_dropout_between_layers_only_in_training(rng):
     assert np.allclose(m(x)[0].numpy(), m(x)[0].numpy())
 
 
-# ---- the fused LSTM layer (one Function per layer and direction) against the composite ----------
+# ---- the fused LSTM and GRU layers (one Function per layer and direction) vs the composite -----
 
 
-def _run_lstm(m, x, states, device, fused):
-    """Outputs and every gradient of a weighted sum of (out, h_n, c_n)."""
+def _run_recurrent(m, x, states, device, fused):
+    """Outputs and every gradient of a weighted sum of (out, h_n[, c_n])."""
     m._fused = fused
     m.zero_grad()
     xs = [minigrad.tensor(a, requires_grad=True, device=device) for a in (x, *states)]
-    out, (h, c) = m(xs[0], tuple(xs[1:]) if states else None)
+    hx = (tuple(xs[1:]) if len(xs) > 2 else xs[1]) if states else None
+    outs = flat(m(xs[0], hx))
     r = np.random.default_rng(7)
     loss = None
-    for o in (out, h, c):
+    for o in outs:
         term = (o * minigrad.tensor(r.standard_normal(o.shape).astype(x.dtype),
                                     device=device)).sum()
         loss = term if loss is None else loss + term
     loss.backward()
-    return ([o.numpy() for o in (out, h, c)] + [t.grad.numpy() for t in xs]
+    return ([o.numpy() for o in outs] + [t.grad.numpy() for t in xs]
             + [p.grad.numpy() for p in m.parameters()])
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 @pytest.mark.parametrize("device", ["cpu", "reference",
                                     pytest.param("opencl", marks=pytest.mark.opencl)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layers,bidir,batch_first,bias,with_states", [
     (1, False, False, True, False), (2, True, True, True, True), (1, True, False, False, True),
     (3, False, False, True, True)])
-def test_fused_lstm_equals_the_composite(rng, device, dtype, layers, bidir, batch_first, bias,
-                                         with_states):
-    """One op, one rule: the fused layer (the backend's lstm kernels) computes the numbers of the
-    per-step composite (cat, a GEMM per gate, the sigmoid and tanh rules): outputs, final
+def test_fused_layer_equals_the_composite(rng, kind, device, dtype, layers, bidir, batch_first,
+                                          bias, with_states):
+    """One op, one rule: the fused layer (the backend's lstm/gru kernels) computes the numbers
+    of the per-step composite (cat, GEMMs per gate, the sigmoid and tanh rules): outputs, final
     states, and the gradients of the input, the initial states and every weight."""
     if device == "opencl" and dtype == np.float64:
         from minigrad.backends.opencl import runtime
         if not runtime.has_fp64():
             return   # the device refuses float64 (tests/backends checks the error)
     minigrad.manual_seed(0)
-    m = nn.LSTM(3, 6, num_layers=layers, bidirectional=bidir, batch_first=batch_first,
-                bias=bias).to(device)
+    m = getattr(nn, kind)(3, 6, num_layers=layers, bidirectional=bidir,
+                          batch_first=batch_first, bias=bias).to(device)
     if dtype == np.float64:
         m = m.double()
     x = rng.standard_normal((5, 4, 3)).astype(dtype)
     d = 2 if bidir else 1
     states = [rng.standard_normal((layers * d, 5 if batch_first else 4, 6)).astype(dtype)
-              for _ in range(2)] if with_states else []
-    fused, composite = (_run_lstm(m, x, states, device, f) for f in (True, False))
+              for _ in range(2 if kind == "LSTM" else 1)] if with_states else []
+    fused, composite = (_run_recurrent(m, x, states, device, f) for f in (True, False))
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     assert len(fused) == len(composite)
     for a, b in zip(fused, composite):
         np.testing.assert_allclose(a, b, **tol)
 
 
-def test_fused_lstm_builds_a_few_nodes_per_layer(rng):
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_fused_layer_builds_a_few_nodes_per_layer(rng, kind):
     """The fused layer's graph does not grow with the sequence: a handful of nodes per layer
     and direction (the composite has about a dozen per step)."""
     def count(t):
@@ -217,20 +220,21 @@ def test_fused_lstm_builds_a_few_nodes_per_layer(rng):
             seen.add(id(u))
             stack.extend(p for p in u._ctx.inputs if isinstance(p, minigrad.Tensor))
         return len(seen)
-    m = nn.LSTM(3, 4)
+    m = getattr(nn, kind)(3, 4)
     x = minigrad.tensor(rng.standard_normal((50, 2, 3)).astype(np.float32))
     fused = count(m(x)[0].sum())
     m._fused = False
     assert fused < 12 < count(m(x)[0].sum()) // 50
 
 
-def test_fused_lstm_matches_torch_at_the_benchmark_size(rng):
+def test_fused_layers_match_torch_at_the_benchmark_size(rng):
     """The benchmark's shape (seq 32, batch 32, input 64, hidden 128) in float32, against torch:
     the float32 cell's own sigmoid and tanh (a vectorised exp) keep torch's accuracy."""
-    torch.manual_seed(0)
-    m, tm = nn.LSTM(64, 128), torch.nn.LSTM(64, 128)
-    compare(m, tm, [rng.standard_normal((32, 32, 64)).astype(np.float32)], atol=2e-6,
-            rtol=1e-4)
+    for kind in ("LSTM", "GRU"):
+        torch.manual_seed(0)
+        m, tm = getattr(nn, kind)(64, 128), getattr(torch.nn, kind)(64, 128)
+        compare(m, tm, [rng.standard_normal((32, 32, 64)).astype(np.float32)], atol=2e-6,
+                rtol=1e-4)
 
 
 def test_lstm_falls_back_to_the_composite_for_mixed_dtypes(rng):

@@ -67,9 +67,10 @@ cumprod, cumprod_vjp = on_host("cumprod"), on_host("cumprod_vjp")
 cummax, cummin = on_host("cummax"), on_host("cummin")
 logcumsumexp, logcumsumexp_vjp = on_host("logcumsumexp"), on_host("logcumsumexp_vjp")
 scatter, scatter_vjp = on_host("scatter"), on_host("scatter_vjp")
-# The LSTM recurrence (GEMMs of 32 x 512 per step) on the host: correct everywhere, a kernel
-# when it pays.
+# The LSTM and GRU recurrences (a small GEMM per step) on the host: correct everywhere, a
+# kernel when it pays.
 lstm, lstm_vjp = on_host("lstm"), on_host("lstm_vjp")
+gru, gru_vjp = on_host("gru"), on_host("gru_vjp")
 
 name = "opencl"
 
@@ -87,5 +88,5 @@ __all__ = [
     "avg_pool2d_vjp", "sgd_step", "adam_step", "adagrad_step", "rmsprop_step", "ufunc",
     "reduce_index", "cumsum", "cumsum_vjp", "prod", "prod_vjp", "sort", "gather", "gather_vjp",
     "cumprod", "cumprod_vjp", "cummax", "cummin", "logcumsumexp", "logcumsumexp_vjp", "scatter",
-    "scatter_vjp", "lstm", "lstm_vjp",
+    "scatter_vjp", "lstm", "lstm_vjp", "gru", "gru_vjp",
 ]
