@@ -1061,7 +1061,7 @@ def _pool_input(x, nd: int, name: str):
         _check_tensor(x, name, floating=True)
     else:
         raise TypeError(f"{name} expects a Tensor, got {type(x).__name__}")
-    dims = "LHW"[-nd:] if nd == 1 else "HW"
+    dims = "L" if nd == 1 else "HW"
     if x.ndim not in (nd + 1, nd + 2) or 0 in x.shape[-nd - 1:]:
         raise Fn.ShapeError(f"{name}: expected (C, {', '.join(dims)}) or (N, C, "
                             f"{', '.join(dims)}) with non-zero C and sizes (N may be 0), got "
