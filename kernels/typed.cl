@@ -172,6 +172,15 @@ __kernel void where_kernel(__global real *out, __global const COND_TYPE *cond,
     else
         out[i] = b ? b[offset_of(i, ndim, shape, stride_b)] : b_scalar;
 }
+
+/* cond, a and b contiguous arrays of the output's shape: no index decoding, no NULL tests */
+__kernel void where_vvv_kernel(__global real *out, __global const COND_TYPE *cond,
+                               __global const real *a, __global const real *b, const int n)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    out[i] = cond[i] != 0 ? a[i] : b[i];
+}
 #endif
 
 /* ---- argmax / argmin of each row of an (M, L) array ----------------------------------------

@@ -229,9 +229,13 @@ def where(cond, a, b):
     shape = tuple(np.broadcast_shapes(*shapes))
     dims, strides = _collapse(shape, *[_broadcast_strides(s, shape) for s in shapes])
     out = _empty(shape, dt)
-    if out.size:
-        k = _kernel_any("typed.cl", "where_kernel", dt, (f"-DCOND_TYPE={_ctype(cond.dtype)}",))
-        (a, b) = ops
+    (a, b) = ops
+    cond_type = (f"-DCOND_TYPE={_ctype(cond.dtype)}",)
+    if out.size and len(dims) == 1 and all(st[0] == 1 for st in strides):
+        _run1d(_kernel_any("typed.cl", "where_vvv_kernel", dt, cond_type), out.size, out.data,
+               cond.data, a.data, b.data, _i(out.size))
+    elif out.size:
+        k = _kernel_any("typed.cl", "where_kernel", dt, cond_type)
         _run1d(k, out.size, out.data, cond.data,
                a.data if _is_array(a) else None, _scalar(0 if _is_array(a) else a, dt),
                b.data if _is_array(b) else None, _scalar(0 if _is_array(b) else b, dt),
