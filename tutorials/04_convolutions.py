@@ -109,6 +109,11 @@ assert sum(p.numel() for p in conv.parameters()) == 30
 #
 # And pooling the image with 2x2 windows (stride 2): max pooling keeps the strongest pixel of
 # each window, average pooling smooths.
+#
+# In the figure the digit, its blur and both poolings share one grey scale (one colour bar), so
+# a grey means the same number in every panel: max pooling is never darker than average pooling.
+# The edges are signed: red where the image gets brighter from left to right, blue where it gets
+# darker, white where it does not change.
 
 # %%
 train, _ = load_digits(seed=0)
@@ -142,7 +147,8 @@ save(fig, "04_filters_pooling.png")
 # In a CNN we do not design the filters: they are parameters, learned by backpropagation. We
 # train the worksheet-4 CNN (seed 001: two 3x3 convolutions with 16 and 32 filters, max pooling,
 # dropout, a dense layer) on the digits for 3 epochs, and show the 16 filters of the first
-# layer. Each is a 3x3 image of weights.
+# layer. Each is a 3x3 image of weights, all 16 on one colour scale centred on zero (white),
+# so that a stronger colour is a larger weight in any of them.
 
 # %%
 net, hist = train_digits("cnn", epochs=3, progress=False)

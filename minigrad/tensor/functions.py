@@ -32,7 +32,9 @@ def _promote(be, xs, integer: bool):
     """PyTorch's type promotion for an elementwise op: integer (and bool) arrays become floats
     when a float array or a Python float takes part (float32 unless a float array says
     otherwise; Python numbers never widen), or when the rule is not closed over integers
-    (exp, sigmoid, true division)."""
+    (exp, sigmoid, true division). A 0-d array beside arrays with dims counts only when its
+    kind (bool < int < float) is higher: float32 + a 0-d float64 is float32."""
+    xs = _weak_zero_dim(be, xs)
     ints = pyfloat = False
     fdt = None
     for x in xs:
@@ -55,6 +57,17 @@ def _promote(be, xs, integer: bool):
 
 
 _F32 = np.dtype(np.float32)
+_KIND = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
+def _weak_zero_dim(be, xs):
+    """0-d arrays cast to the dtype of the arrays with dims when their kind is not higher."""
+    dims = [x.dtype for x in xs if getattr(x, "dtype", None) is not None and len(x.shape)]
+    if not dims or len(dims) == sum(getattr(x, "dtype", None) is not None for x in xs):
+        return xs
+    dt = np.result_type(*dims)
+    return tuple(be.astype(x, dt) if getattr(x, "dtype", None) is not None and not len(x.shape)
+                 and x.dtype != dt and _KIND[x.dtype.kind] <= _KIND[dt.kind] else x for x in xs)
 
 
 def _wrap_ints(xs):
@@ -86,11 +99,15 @@ class Elementwise(Function):
                 shapes = " and ".join(str(_shape(x)) for x in xs)
                 raise ShapeError(f"{rule.name}: shapes {shapes} cannot be broadcast "
                                  f"together") from None
-            raise ValueError(f"{rule.name}: {e}") from None  # e.g. int ** negative int
+            from .scans import ArgumentError  # a ValueError and a RuntimeError, as torch
+
+            raise ArgumentError(f"{rule.name}: {e}") from None  # e.g. int ** negative int
         return self.y
 
     def backward(self, g):
         be, rule, xs, y = self.be, self.rule, self.xs, self.y
+        if g.dtype != y.dtype:  # a consumer promoted this result (float32 beside float64)
+            g = be.astype(g, y.dtype)
         out = []
         for i, t in enumerate(self.inputs):  # a plain loop: this is every op's backward
             if not getattr(t, "requires_grad", False):

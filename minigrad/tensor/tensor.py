@@ -9,6 +9,7 @@ through them, so they run on every backend with no backend code.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,8 +35,15 @@ __all__ = ["Tensor", "ShapeError", "tensor", "from_numpy", "zeros", "ones", "ful
 
 ShapeError = Fn.ShapeError  # a ValueError and a RuntimeError: code catching either works
 
+# torch.return_types: tuples whose items are also .values and .indices
+_max_t = namedtuple("max", ["values", "indices"])
+_min_t = namedtuple("min", ["values", "indices"])
+_sort_t = namedtuple("sort", ["values", "indices"])
+_topk_t = namedtuple("topk", ["values", "indices"])
+
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_GRAD_FLOATS = _FLOATS + (np.dtype(np.float16),)  # dtypes that can require gradients
 _apply = Fn.Elementwise.apply
 _ADD, _SUB, _MUL, _DIV, _POW = rules.ADD, rules.SUB, rules.MUL, rules.DIV, rules.POW
 _DEFAULT_FLOAT = np.dtype(np.float32)
@@ -43,7 +51,6 @@ _DEFAULT_FLOAT = np.dtype(np.float32)
 
 def _to_array(data, dtype) -> np.ndarray:
     """Python data / numpy -> numpy array with PyTorch's default dtypes (float32, int64)."""
-_GRAD_FLOATS = _FLOATS + (np.dtype(np.float16),)  # dtypes that can require gradients
     if isinstance(data, Tensor):
         data = data.numpy()
     if dtype is not None:
@@ -174,7 +181,7 @@ class Tensor(TensorBase):
 
     def item(self) -> float | int:
         if self.numel() != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.numpy().reshape(-1)[0].item()
 
     def tolist(self):
@@ -197,8 +204,14 @@ class Tensor(TensorBase):
     def to(self, device: str | None = None, dtype=None) -> Tensor:
         """Copy to ``device`` ("cpu", "opencl", "reference") and/or cast to ``dtype``;
         differentiable (the result is not a leaf: gradients flow back to this tensor)."""
+        if isinstance(device, Tensor):          # x.to(other): other's device and dtype
+            device, dtype = device.device, device.dtype
+        elif device is not None and not _is_device(device):   # x.to(torch.int32)
+            device, dtype = None, device
         t = self
         if dtype is not None and np.dtype(dtype) != self.dtype:
+            if np.dtype(dtype).kind != "f":  # an integer or bool result has no gradient
+                t = t.detach()
             t = Fn.Cast.apply(t, dtype=np.dtype(dtype))
         if device is not None and backends.get(device) is not t.backend:
             t = Fn.ToDevice.apply(t, be=backends.get(device))
@@ -243,12 +256,18 @@ class Tensor(TensorBase):
 
     def div(self, other, rounding_mode=None) -> Tensor:
         """self / other; ``rounding_mode`` "trunc" or "floor" rounds the quotient."""
-        q = self / other
         if rounding_mode is None:
-            return q
+            return self / other
         if rounding_mode not in ("trunc", "floor"):
             raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                              f"{rounding_mode!r}")
+        if _both_int(self, other):  # integers stay integers, computed exactly
+            a, b = self.numpy(), other.numpy() if isinstance(other, Tensor) else other
+            q = np.floor_divide(a, b)
+            if rounding_mode == "trunc":
+                q = q + ((np.remainder(a, b) != 0) & ((a < 0) != (np.asarray(b) < 0)))
+            return Tensor(np.asarray(q), device=self.device)
+        q = self / other
         return q.trunc() if rounding_mode == "trunc" else q.floor()
 
     true_divide = divide = div
@@ -264,6 +283,262 @@ class Tensor(TensorBase):
 
     def double(self) -> Tensor:
         return self.to(dtype=np.float64)
+
+    # ---- torch's small methods, written in the ops of this class -----------------------------
+
+    def dim(self) -> int:
+        return self.ndim
+
+    ndimension = dim
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        """Always True: minigrad's arrays are laid out contiguously."""
+        return True
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self.dtype.itemsize
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix; 0-d and 1-D tensors are returned as they are (torch.t)."""
+        if self.ndim > 2:
+            raise ShapeError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - torch's name
+        """The last two dims swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise ShapeError(f"mT needs at least 2 dims, got shape {self.shape}")
+        return self.transpose(-2, -1)
+
+    def negative(self) -> Tensor:
+        return -self
+
+    def reciprocal(self) -> Tensor:
+        """1 / self (a float result for integer tensors, as torch)."""
+        return 1.0 / self
+
+    def floor_divide(self, other) -> Tensor:
+        return self // other
+
+    def __rfloordiv__(self, other):  # other // self
+        return Tensor(np.asarray(other), device=self.device) // self
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def _matrix_args(self, other, name, ndims):
+        if (self.ndim, getattr(other, "ndim", None)) != ndims:
+            raise ShapeError(f"{name} expects tensors of {ndims[0]} and {ndims[1]} dims, got "
+                             f"shapes {self.shape} and {getattr(other, 'shape', other)}")
+        return self @ other
+
+    def mm(self, other) -> Tensor:
+        """Matrix product of two 2-D tensors."""
+        return self._matrix_args(other, "mm", (2, 2))
+
+    def bmm(self, other) -> Tensor:
+        """Batched matrix product of two 3-D tensors with the same batch size."""
+        if self.ndim == 3 and getattr(other, "ndim", 0) == 3 and self.shape[0] != other.shape[0]:
+            raise ShapeError(f"bmm: batch sizes differ: {self.shape} and {other.shape}")
+        return self._matrix_args(other, "bmm", (3, 3))
+
+    def mv(self, vec) -> Tensor:
+        """Matrix times vector."""
+        return self._matrix_args(vec, "mv", (2, 1))
+
+    def dot(self, other) -> Tensor:
+        """Inner product of two 1-D tensors (0-d)."""
+        return self._matrix_args(other, "dot", (1, 1))
+
+    inner = dot
+
+    def outer(self, other) -> Tensor:
+        """Outer product of two 1-D tensors."""
+        if self.ndim != 1 or other.ndim != 1:
+            raise ShapeError(f"outer expects 1-D tensors, got {self.shape} and {other.shape}")
+        return self.unsqueeze(1) * other
+
+    ger = outer
+
+    def view_as(self, other) -> Tensor:
+        return self.reshape(*other.shape)
+
+    reshape_as = view_as
+
+    def swapaxes(self, dim0: int, dim1: int) -> Tensor:
+        return self.transpose(dim0, dim1)
+
+    swapdims = swapaxes
+
+    def movedim(self, source, destination) -> Tensor:
+        """Move dims ``source`` to the positions ``destination`` (ints or sequences)."""
+        src = [source] if isinstance(source, int) else list(source)
+        dst = [destination] if isinstance(destination, int) else list(destination)
+        src, dst = _norm_axes(tuple(src), self.ndim), _norm_axes(tuple(dst), self.ndim)
+        if len(src) != len(dst):
+            raise ShapeError(f"movedim: {len(src)} source dims but {len(dst)} destinations")
+        order = [d for d in range(self.ndim) if d not in src]
+        for d, s in sorted(zip(dst, src)):
+            order.insert(d, s)
+        return self.permute(*order)
+
+    moveaxis = movedim
+
+    def tile(self, *dims) -> Tensor:
+        """Repeat along each dim (missing leading dims count as 1, on either side)."""
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        dims = (1,) * (self.ndim - len(dims)) + tuple(dims)
+        return self.repeat(*dims)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        d = _norm_axes(dim, self.ndim)[0]
+        start = start + self.shape[d] if start < 0 else start
+        if not 0 <= start <= start + length <= self.shape[d]:
+            raise IndexError(f"narrow: start {start} and length {length} out of range for dim "
+                             f"{dim} of shape {self.shape}")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def select(self, dim: int, index: int) -> Tensor:
+        return self[(slice(None),) * _norm_axes(dim, self.ndim)[0] + (index,)]
+
+    def trace(self) -> Tensor:
+        """Sum of the main diagonal of a matrix."""
+        if self.ndim != 2:
+            raise ShapeError(f"trace expects a 2-D tensor, got shape {self.shape}")
+        return self.diagonal().sum()
+
+    def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        """Windows of ``size`` every ``step`` along ``dimension``, as a new last dim
+        (Tensor.unfold; an indexing composite)."""
+        d = _norm_axes(dimension, max(self.ndim, 1))[0]
+        n = self.shape[d] if self.ndim else 1
+        if size > n or size < 0 or step <= 0:
+            raise ShapeError(f"unfold: size {size} and step {step} do not fit dim {dimension} of "
+                             f"shape {self.shape}")
+        idx = np.arange(0, n - size + 1, step)[:, None] + np.arange(size)
+        return self[(slice(None),) * d + (idx,)].movedim(d + 1, -1)
+
+    def repeat_interleave(self, repeats, dim=None) -> Tensor:
+        """Each element (or slice along ``dim``) repeated ``repeats`` times (an int or a tensor
+        of one count per element)."""
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else _norm_axes(dim, self.ndim)[0]
+        r = repeats.numpy() if isinstance(repeats, Tensor) else repeats
+        idx = np.repeat(np.arange(x.shape[d]), r)
+        return x[(slice(None),) * d + (idx,)]
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+        """The vector p-norm over ``dim`` (all elements by default): "fro"/2, 1, inf, any p."""
+        a = self.abs()
+        if p in ("fro", 2, 2.0):
+            return (self * self).sum(dim, keepdim=keepdim).sqrt()
+        if p == 1:
+            return a.sum(dim, keepdim=keepdim)
+        if p in (float("inf"), "inf"):
+            return a.amax(dim, keepdim=keepdim) if dim is not None else a.max()
+        if p in (-float("inf"), "-inf"):
+            return a.amin(dim, keepdim=keepdim) if dim is not None else a.min()
+        return (a ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
+
+    def lerp(self, end, weight) -> Tensor:
+        """self + weight (end - self)."""
+        return self + weight * (end - self)
+
+    def nan_to_num(self, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
+        """NaN, +inf and -inf replaced (by 0 and the dtype's largest and lowest finite values by
+        default); the gradient passes where nothing was replaced."""
+        if self.dtype.kind != "f":
+            return self.clone()
+        info = np.finfo(self.dtype)
+        x = self.numpy()
+        out = where(Tensor(np.isnan(x), device=self.device), nan, self)
+        out = where(Tensor(np.isposinf(x), device=self.device),
+                    info.max if posinf is None else posinf, out)
+        return where(Tensor(np.isneginf(x), device=self.device),
+                     info.min if neginf is None else neginf, out)
+
+    def count_nonzero(self, dim=None) -> Tensor:
+        return (self != 0).sum(dim)
+
+    def broadcast_to(self, *shape) -> Tensor:
+        return self.expand(*shape)
+
+    def fliplr(self) -> Tensor:
+        return self.flip(1)
+
+    def flipud(self) -> Tensor:
+        return self.flip(0)
+
+    def argwhere(self) -> Tensor:
+        return self.nonzero()
+
+    # ---- in place: torch's trailing-underscore methods ----------------------------------------
+
+    def _inplace(self, fn) -> Tensor:
+        """self <- fn(self) in place (tensor/scatters.py's rebinding: recorded in the graph when
+        gradients are on; graphs that used the old values refuse their backward; a leaf that
+        requires grad refuses, as in torch)."""
+        new = fn(_scatters.old(self))
+        if not isinstance(new, Tensor):
+            new = Tensor(np.asarray(new), device=self.device)
+        if new.dtype.kind == "f" and self.dtype.kind != "f":
+            raise RuntimeError(f"result type {new.dtype} can't be cast to the desired output "
+                               f"type {self.dtype} of an in-place operation")
+        if tuple(new.shape) != self.shape:
+            raise ShapeError(f"in-place result of shape {tuple(new.shape)} does not fit a tensor "
+                             f"of shape {self.shape}")
+        return _scatters.inplace(self, new)
+
+    def add_(self, other, alpha=1) -> Tensor:
+        return self._inplace(lambda x: x.add(other, alpha=alpha))
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        return self._inplace(lambda x: x.sub(other, alpha=alpha))
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace(lambda x: x * other)
+
+    def div_(self, other, rounding_mode=None) -> Tensor:
+        return self._inplace(lambda x: x.div(other, rounding_mode=rounding_mode))
+
+    def pow_(self, exponent) -> Tensor:
+        return self._inplace(lambda x: x ** exponent)
+
+    def neg_(self) -> Tensor:
+        return self._inplace(lambda x: -x)
+
+    def abs_(self) -> Tensor:
+        return self._inplace(lambda x: x.abs())
+
+    def exp_(self) -> Tensor:
+        return self._inplace(lambda x: x.exp())
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace(lambda x: x.sqrt())
+
+    def relu_(self) -> Tensor:
+        return self._inplace(lambda x: x.relu())
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
+        return self._inplace(lambda x: x.clamp(min, max))
+
+    clip_ = clamp_
+
+    def fill_(self, value) -> Tensor:
+        v = value.item() if isinstance(value, Tensor) else value
+        return self._inplace(lambda x: full_like(x, v) + x * 0 if x.requires_grad
+                             else full_like(x, v))
+
+    def copy_(self, src) -> Tensor:
+        """Copy ``src`` (broadcast to this shape, any dtype or device) into this tensor."""
+        src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
+        return self._inplace(lambda x: src.to(x.device, x.dtype).expand(*x.shape) + x * 0
+                             if x.requires_grad else src.to(x.device, x.dtype).expand(*x.shape))
 
     def zero_(self) -> Tensor:
         """Set every element to 0, in place (not recorded in the graph)."""
@@ -419,8 +694,12 @@ class Tensor(TensorBase):
         """ceil x (gradient 0), elementwise"""
         return self._rule("ceil")
 
-    def round(self) -> Tensor:
-        """x rounded to the nearest integer, halves to even (gradient 0), elementwise"""
+    def round(self, decimals: int = 0) -> Tensor:
+        """x rounded to the nearest integer (or to ``decimals`` places), halves to even
+        (gradient 0), elementwise"""
+        if decimals:
+            scale = 10.0 ** decimals
+            return (self * scale)._rule("round") / scale
         return self._rule("round")
 
     def trunc(self) -> Tensor:
@@ -542,15 +821,25 @@ class Tensor(TensorBase):
         return self._nograd("floor_divide", other)  # integers: exact, rounding toward -inf
 
     def __mod__(self, other):  # self % other, Python's sign convention
+        if self.dtype.kind in "biu" and (type(other) is int or (
+                isinstance(other, Tensor) and other.dtype.kind in "biu")):
+            return self._nograd("remainder", other)  # integers stay integers, exact (torch)
         return apply_rule("remainder", self, other)
 
     def __rmod__(self, other):
+        if self.dtype.kind in "biu" and type(other) is int:
+            return Tensor._make(self.backend.ufunc("remainder", other, self.data), self.backend)
         return apply_rule("remainder", other, self)
 
     def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
         """Limit values to [min, max]; the gradient is 0 where a value was clipped."""
         if min is None and max is None:
             raise ValueError("clip needs min or max")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            # tensor bounds (broadcasting): min(max(x, lo), hi) by where, so the gradient goes
+            # to x inside the bounds and to the bound that was taken outside them (torch)
+            out = self if min is None else where(self < min, min, self)
+            return out if max is None else where(out > max, max, out)
         if self.dtype.kind in "iub":
             if any(isinstance(b, float) for b in (min, max)):
                 return self.float().clip(min, max)  # a float bound makes a float result (torch)
@@ -579,26 +868,56 @@ class Tensor(TensorBase):
         if dtype is not None:
             return self.to(dtype=dtype).mean(dim, keepdim)
         if self.dtype.kind != "f":
-            raise TypeError(f"mean needs a float tensor, got dtype {self.dtype}")
+            raise _scans.DTypeError(f"mean needs a float tensor, got dtype {self.dtype} (pass "
+                                    f"dtype= or convert with .float())")
         axes = _norm_axes(dim, self.ndim) if self.ndim else None
         return Fn.Mean.apply(self, axes=axes, keepdim=keepdim)
 
     def _minmax(self, mode, dim, keepdim):
         if self.numel() == 0:
-            raise ValueError(f"{mode}() of an empty tensor")
+            raise ShapeError(f"{mode}() of an empty tensor (shape {self.shape})")
         axes = _norm_axes(dim, self.ndim) if self.ndim else None
         return Fn.Max.apply(self, axes=axes, keepdim=keepdim, mode=mode)
 
-    def max(self, dim=None, keepdim: bool = False) -> Tensor:
-        """Max over ``dim`` (values only); the gradient goes to the maximal elements, split evenly
-        among ties."""
-        return self._minmax("max", dim, keepdim)
+    def max(self, dim=None, keepdim: bool = False):
+        """As torch.max: the max of all elements (0-d; the gradient split evenly among ties), or
+        ``(values, indices)`` along ``dim`` (the gradient goes to the index), or with a tensor
+        argument the elementwise :meth:`maximum`.
 
-    def min(self, dim=None, keepdim: bool = False) -> Tensor:
-        """Min over ``dim`` (values only)."""
-        return self._minmax("min", dim, keepdim)
+        >>> import minigrad
+        >>> v, i = minigrad.tensor([[1.0, 5.0, 2.0]]).max(1)
+        >>> v.tolist(), i.tolist()
+        ([5.0], [1])
+        """
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        if dim is None:
+            return self._minmax("max", dim, keepdim)
+        return _max_t(*self._minmax_dim("max", dim, keepdim))
 
-    def var(self, dim=None, correction: int = 1, keepdim: bool = False) -> Tensor:
+    def min(self, dim=None, keepdim: bool = False):
+        """As torch.min: the min of all elements, ``(values, indices)`` along ``dim``, or with a
+        tensor argument the elementwise :meth:`minimum`."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        if dim is None:
+            return self._minmax("min", dim, keepdim)
+        return _min_t(*self._minmax_dim("min", dim, keepdim))
+
+    def _minmax_dim(self, mode, dim, keepdim):
+        if self.ndim == 0:
+            return self.clone(), Tensor._make(self.backend.asarray(np.zeros((), np.int64)),
+                                              self.backend)
+        d = _norm_axes(dim, self.ndim)[0]
+        if self.shape[d] == 0:
+            raise ShapeError(f"{mode}(dim={dim}) over an empty dim of shape {self.shape}")
+        idx = self.argmax(d, keepdim=True) if mode == "max" else self.argmin(d, keepdim=True)
+        values = self.gather(d, idx)
+        if not keepdim:
+            values, idx = values.squeeze(d), idx.squeeze(d)
+        return values, idx
+
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
         """Variance over ``dim``: sum (x - mean)^2 / (n - correction). A composite: its gradient
         comes through mean, sub, mul and sum.
 
@@ -606,14 +925,15 @@ class Tensor(TensorBase):
         >>> minigrad.tensor([1.0, 2.0, 3.0, 4.0]).var().item()
         1.6666666269302368
         """
+        correction = _correction(unbiased, correction)
         axes = _norm_axes(dim, self.ndim) if self.ndim else None
         n = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
         d = self - self.mean(axes, keepdim=True)
         return (d * d).sum(axes, keepdim=keepdim) / max(n - correction, 0)
 
-    def std(self, dim=None, correction: int = 1, keepdim: bool = False) -> Tensor:
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
         """Standard deviation: sqrt of :meth:`var` (a composite)."""
-        return self.var(dim, correction=correction, keepdim=keepdim).sqrt()
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def var_mean(self, dim=None, correction: int = 1, keepdim: bool = False):
         """``(var, mean)`` over ``dim`` (torch.var_mean)."""
@@ -654,7 +974,7 @@ class Tensor(TensorBase):
         """log sum e^x over ``dim``, shifted by the (constant) max so no exp overflows.
         A composite of max, sub, exp, sum, log and add."""
         d = _norm_axes(dim, self.ndim)
-        m = self.detach().max(d, keepdim=True)
+        m = self.detach().amax(d, keepdim=True)
         s = (self - m).exp().sum(d, keepdim=keepdim).log()
         return s + (m if keepdim else m.reshape(s.shape))
 
@@ -694,11 +1014,15 @@ class Tensor(TensorBase):
 
     def prod(self, dim=None, keepdim: bool = False) -> Tensor:
         """Product over ``dim`` (an int, or None for all); the gradient handles zeros."""
+        if self.dtype.kind in "bu" or self.dtype in (np.int8, np.int16, np.int32):
+            return self.to(dtype=np.int64).prod(dim, keepdim)  # small integers: int64 (torch)
         axes = _norm_axes(dim, self.ndim) if self.ndim else None
         return Fn.Prod.apply(self, axes=axes, keepdim=keepdim)
 
     def cumsum(self, dim: int) -> Tensor:
         """Cumulative sum along ``dim``."""
+        if self.dtype.kind in "bu" or self.dtype in (np.int8, np.int16, np.int32):
+            return self.to(dtype=np.int64).cumsum(dim)  # small integers: int64 (torch)
         if self.ndim == 0:
             return self.clone()
         return Fn.Cumsum.apply(self, axis=_norm_axes(dim, self.ndim)[0])
@@ -717,7 +1041,8 @@ class Tensor(TensorBase):
                              f"shape {self.shape} along dim {dim}")
         n = self.shape[d]
         if idx.size and (idx.min() < -n or idx.max() >= n):
-            raise IndexError(f"gather: index out of range for dim {dim} of size {n}")
+            raise _scatters.IndexRangeError(f"gather: index out of range for dim {dim} of size "
+                                            f"{n}")
         idx = np.ascontiguousarray(idx % max(n, 1), dtype=np.int64)
         return Fn.Gather.apply(self, index=self.backend.asarray(idx), axis=d)
 
@@ -725,16 +1050,17 @@ class Tensor(TensorBase):
         """torch.take_along_dim with a dim: :meth:`gather`."""
         return self.gather(dim, indices)
 
-    def sort(self, dim: int = -1, descending: bool = False):
-        """``(values, indices)`` sorted along ``dim`` (stable); values are differentiable."""
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """``(values, indices)`` sorted along ``dim`` (always stable, so ``stable`` changes
+        nothing); values are differentiable."""
         d = _norm_axes(dim, max(self.ndim, 1))[0] if self.ndim else 0
         if self.ndim == 0:
-            return self.clone(), Tensor._make(self.backend.asarray(np.zeros((), np.int64)),
-                                              self.backend)
+            return _sort_t(self.clone(), Tensor._make(
+                self.backend.asarray(np.zeros((), np.int64)), self.backend))
         _, idx = self.backend.sort(self.data, d, descending)
-        return Fn.Gather.apply(self, index=idx, axis=d), Tensor._make(idx, self.backend)
+        return _sort_t(Fn.Gather.apply(self, index=idx, axis=d), Tensor._make(idx, self.backend))
 
-    def argsort(self, dim: int = -1, descending: bool = False) -> Tensor:
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
         """The indices that sort ``dim`` (stable)."""
         return self.sort(dim, descending)[1]
 
@@ -747,7 +1073,7 @@ class Tensor(TensorBase):
         _, idx = self.sort(d, descending=largest)
         key = (slice(None),) * d + (slice(0, k),)
         idx = idx[key]
-        return self.gather(d, idx), idx
+        return _topk_t(self.gather(d, idx), idx)
 
     # ---- scans, order statistics, scatters (written in tensor/scans.py, tensor/scatters.py) ---
 
@@ -821,14 +1147,9 @@ class Tensor(TensorBase):
     def index_copy_(self, dim: int, index, source) -> Tensor:
         """:meth:`index_copy` in place."""
         return _scatters.inplace(self, lambda t: t.index_copy(dim, index, source))
-        if self.dtype.kind in "biu" and (type(other) is int or (
-                isinstance(other, Tensor) and other.dtype.kind in "biu")):
-            return self._nograd("remainder", other)  # integers stay integers, exact (torch)
 
     def index_add_(self, dim: int, index, source, *, alpha=1) -> Tensor:
         """:meth:`index_add` in place."""
-        if self.dtype.kind in "biu" and type(other) is int:
-            return Tensor._make(self.backend.ufunc("remainder", other, self.data), self.backend)
         return _scatters.inplace(self, lambda t: t.index_add(dim, index, source, alpha=alpha))
 
     def put(self, index, source, accumulate: bool = False) -> Tensor:
@@ -1053,8 +1374,12 @@ class Tensor(TensorBase):
     def expand_as(self, other) -> Tensor:
         return self.expand(*other.shape)
 
-    def flip(self, *dims) -> Tensor:
+    def flip(self, *dims, **kwargs) -> Tensor:
         """Reverse the order along ``dims`` (a composite: indexing with step -1)."""
+        if "dims" in kwargs:  # torch.flip(x, dims=(0, 1))
+            dims = (kwargs.pop("dims"),)
+        if kwargs:
+            raise TypeError(f"flip() got an unexpected keyword argument {next(iter(kwargs))!r}")
         dims = _norm_axes(_shape_arg(dims), self.ndim) or ()
         key = tuple(slice(None, None, -1) if d in dims else slice(None)
                     for d in range(self.ndim))
@@ -1158,6 +1483,10 @@ class Tensor(TensorBase):
                                "operation (x[...] = v): wrap it in minigrad.no_grad() or use "
                                "x.detach()")
         key = _check_index(self, key)
+        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor)
+                                                         and value.requires_grad)):
+            self._inplace(lambda old: _index_put(old, key, value))
+            return
         v = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
         host = np.array(self.numpy())
         try:
@@ -1173,7 +1502,7 @@ class Tensor(TensorBase):
         d = _norm_axes(dim, max(self.ndim, 1))[0]
         idx = np.asarray(index.numpy() if isinstance(index, Tensor) else index)
         if idx.ndim != 1 or idx.dtype.kind not in "iu":
-            raise TypeError(f"index_select: index must be a 1-D integer tensor, got shape "
+            raise _scans.DTypeError(f"index_select: index must be a 1-D integer tensor, got shape "
                             f"{idx.shape} dtype {idx.dtype}")
         return self[(slice(None),) * d + (idx,)]
 
@@ -1222,18 +1551,29 @@ class Tensor(TensorBase):
     def __getitem__(self, key) -> Tensor:
         """Indexing and slicing with ints, slices, None, ..., integer and boolean arrays; on
         every device. The index is validated against the shape and copied (changing the
-        caller's index array afterwards cannot move the gradient)."""
-        return Fn.Index.apply(self, key=_check_index(self, key))
+        caller's index array afterwards cannot move the gradient). Result shapes are torch's:
+        integers are applied before the integer arrays (numpy counts them among the arrays,
+        so ``x[0, :, [0, 2]]`` of a (2, 3, 4) tensor is (3, 2) here and in torch, (2, 3) in
+        numpy)."""
+        key = _check_index(self, key)
+        first, rest = _split_int_index(key)
+        if first is not None:
+            return Fn.Index.apply(Fn.Index.apply(self, key=first), key=rest)
+        return Fn.Index.apply(self, key=key)
 
     # ---- softmax -----------------------------------------------------------------------------
 
     def softmax(self, dim: int = -1) -> Tensor:
         """e^x / sum e^x over ``dim``, stable for any logit size."""
+        if self.ndim == 0:  # one element: probability 1
+            return self * 0.0 + 1.0
         _float_only(self, "softmax")
         return Fn.Softmax.apply(self, dim=_norm_axes(dim, self.ndim)[0])
 
     def log_softmax(self, dim: int = -1) -> Tensor:
         """x - log sum e^x over ``dim``, stable for any logit size."""
+        if self.ndim == 0:
+            return self * 0.0
         _float_only(self, "log_softmax")
         return Fn.LogSoftmax.apply(self, dim=_norm_axes(dim, self.ndim)[0])
 
@@ -1255,7 +1595,7 @@ class Tensor(TensorBase):
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+            raise ShapeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
     def __float__(self) -> float:
@@ -1269,6 +1609,74 @@ class Tensor(TensorBase):
 
 
 # ---- argument checks shared by the methods -------------------------------------------------------
+
+
+def _index_put(x: Tensor, key, value) -> Tensor:
+    """``x`` with ``value`` at ``x[key]``, out of place and differentiable in both (a composite:
+    where over a mask, the value brought to its places by indexing)."""
+    mask = np.zeros(x.shape, dtype=bool)
+    mask[key] = True
+    if isinstance(value, Tensor) and value.requires_grad:
+        region = np.broadcast_to(np.False_, x.shape)[key].shape
+        flat = value.to(dtype=x.dtype).expand(*region).reshape(-1) if region else \
+            value.to(dtype=x.dtype).reshape(-1)
+        n = flat.shape[0]
+        pos = np.full(x.shape, n, dtype=np.int64)   # n: the appended zero
+        pos[key] = np.arange(n).reshape(region)
+        placed = cat([flat, zeros(1, dtype=x.dtype, device=x.device)])[pos]
+    else:
+        v = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        host = np.zeros(x.shape, dtype=x.dtype)
+        host[key] = v
+        placed = Tensor(host, device=x.device)
+    return where(Tensor(mask, device=x.device), placed, x)
+
+
+def _split_int_index(key):
+    """(ints-only key, the rest) when ``key`` mixes integers with integer/bool arrays (torch
+    applies the integers first), else (None, key)."""
+    if not isinstance(key, tuple):
+        return None, key
+    def is_int(k):
+        return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
+    def is_array(k):
+        return isinstance(k, np.ndarray) and k.ndim > 0
+    if not any(is_int(k) for k in key) or not any(is_array(k) for k in key):
+        return None, key
+    first = []
+    for k in key:
+        if k is None:
+            continue
+        if is_int(k) or k is Ellipsis:
+            first.append(k)
+        else:   # a slice or an array keeps its dims for the second step (a mask: all of them)
+            first.extend([slice(None)] * (k.ndim if is_array(k) and k.dtype == bool else 1))
+    return tuple(first), tuple(k for k in key if not is_int(k))
+
+
+def _correction(unbiased, correction) -> int:
+    """torch's two spellings: ``unbiased`` (a bool; the old one) or ``correction`` (default 1)."""
+    if isinstance(unbiased, bool):
+        return int(unbiased) if correction is None else correction
+    if unbiased is not None:      # var(dim, 0): torch reads a number there as the correction
+        return unbiased
+    return 1 if correction is None else correction
+
+
+def _zero_dim_to(t: Tensor, device: str) -> Tensor:
+    """A 0-d CPU tensor goes with tensors of any device (torch treats it as a number)."""
+    return t.to(device) if t.ndim == 0 and t.device == "cpu" else t
+
+
+def _both_int(a: Tensor, b) -> bool:
+    """Both operands integers (tensors of an integer or bool dtype, or Python ints)."""
+    kind = b.dtype.kind if isinstance(b, Tensor) else ("i" if isinstance(b, int) else "f")
+    return a.dtype.kind in "iub" and kind in "iub"
+
+
+def _is_device(d) -> bool:
+    """A device name ("cpu", "opencl:1"), as opposed to a dtype."""
+    return isinstance(d, str) and d.split(":", 1)[0] in backends._MODULES
 
 
 def _operand(x, like: Tensor):
@@ -1286,8 +1694,9 @@ def _operand(x, like: Tensor):
         if arr.dtype.kind == "f":
             arr = arr.astype(like.dtype) if like.dtype.kind == "f" else arr
         return Tensor(arr, device=like.device)
-    if isinstance(x, bool):
-        return float(x)
+    if isinstance(x, bool):  # a Python bool takes the tensor's kind (int * True stays int)
+        return float(x) if like.dtype.kind == "f" else (np.bool_(x) if like.dtype.kind == "b"
+                                                        else int(x))
     raise TypeError(f"unsupported operand type {type(x).__name__} for a Tensor operation")
 
 
@@ -1394,6 +1803,11 @@ def apply_rule(rule, *args) -> Tensor:
     if head is None:
         raise TypeError(f"{rule.name}: at least one input must be a Tensor")
     xs = [a if isinstance(a, Tensor) else _operand(a, head) for a in args]
+    devices = {a.device for a in xs if isinstance(a, Tensor)}
+    if len(devices) > 1 and any(isinstance(a, Tensor) and a.ndim for a in xs):
+        home = next(a.device for a in xs if isinstance(a, Tensor) and a.ndim)
+        xs = [_zero_dim_to(a, home) if isinstance(a, Tensor) else a for a in xs]
+        head = next(a for a in xs if isinstance(a, Tensor))
     for a in xs:
         if isinstance(a, Tensor) and a.backend is not head.backend:
             raise ValueError(f"{rule.name}: tensors on different devices ({head.device} and "
@@ -1446,14 +1860,17 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat needs at least one tensor")
     ref = tensors[0]
+    if any(t.ndim == 0 for t in tensors):
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
     d = _norm_axes(dim, ref.ndim)[0]
     for t in tensors[1:]:
         if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape))
                                      if i != d):
             raise ShapeError(f"cat along dim {dim}: shapes {ref.shape} and {t.shape} differ "
                              f"outside that dim")
-        if t.dtype != ref.dtype:
-            raise TypeError(f"cat: dtypes {ref.dtype} and {t.dtype} differ")
+    dt = _result_type(*tensors)
+    if any(t.dtype != dt for t in tensors):  # torch promotes (int32 with int64: int64)
+        tensors = [t.to(dtype=dt) for t in tensors]
     return Fn.Cat.apply(*tensors, dim=d)
 
 
@@ -1471,20 +1888,57 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return cat([t.unsqueeze(dim % nd) for t in tensors], dim % nd)
 
 
-def where(cond, a, b) -> Tensor:
-    """Elementwise ``a if cond else b`` (broadcasting); gradients flow to a and b."""
-    like = a if isinstance(a, Tensor) else b
-    if not isinstance(like, Tensor):
-        raise TypeError("where needs a or b to be a Tensor")
+def where(cond, a=None, b=None) -> Tensor:
+    """Elementwise ``a if cond else b`` (broadcasting); gradients flow to a and b. ``a`` and
+    ``b`` may be Python numbers; ``where(cond)`` alone is ``cond.nonzero(as_tuple=True)``.
+
+    >>> import minigrad
+    >>> minigrad.where(minigrad.tensor([True, False]), 1.0, 0.0).tolist()
+    [1.0, 0.0]
+    """
+    if a is None and b is None:
+        return cond.nonzero(as_tuple=True)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.device != b.device:
+        a, b = _zero_dim_to(a, b.device), _zero_dim_to(b, a.device)   # torch: a 0-d CPU tensor
+    like = b if isinstance(b, Tensor) and (b.ndim or not isinstance(a, Tensor)) else a
+    if not isinstance(like, Tensor):  # where(cond, 1.0, 0.0): on cond's device
+        device = cond.device if isinstance(cond, Tensor) else "cpu"
+        dt = _result_type(a, b)
+        a, b = (Tensor(np.asarray(v, dtype=dt), device=device) for v in (a, b))
+        like = a
+    dt = _result_type(a, b)
+    # Python numbers take the tensors' dtype; tensors are promoted as torch (0-d ones weakly)
+    a, b = (v.to(dtype=dt) if isinstance(v, Tensor) else
+            Tensor(np.asarray(v, dtype=dt), device=like.device) for v in (a, b))
     c = cond.numpy() if isinstance(cond, Tensor) else np.asarray(cond)
-    a = a if isinstance(a, Tensor) else Tensor(np.asarray(a, dtype=like.dtype),
-                                               device=like.device)
-    b = b if isinstance(b, Tensor) else Tensor(np.asarray(b, dtype=like.dtype),
-                                               device=like.device)
     shape = broadcast_shapes(c.shape, a.shape, b.shape)
     # the condition as a 0/1 array of the values' dtype, on their device (a constant input)
-    c = like.backend.asarray(np.ascontiguousarray(np.broadcast_to(c != 0, shape), like.dtype))
+    c = like.backend.asarray(np.array(np.broadcast_to(c != 0, shape), dtype=dt, order="C"))
     return Fn.Where.apply(c, a, b)
+
+
+def _result_type(*xs) -> np.dtype:
+    """torch.result_type: tensors with dims first, then 0-d tensors, then Python numbers; a
+    lower-priority operand counts only when its kind (bool < int < float) is higher."""
+    def kind(d):
+        return {"b": 0, "i": 1, "u": 1, "f": 2}[np.dtype(d).kind]
+
+    def highest(dts):  # int64 with float32 is float32 in torch (float64 in numpy)
+        top = max(kind(d) for d in dts)
+        return np.result_type(*[d for d in dts if kind(d) == top])
+    tiers = ([x.dtype for x in xs if isinstance(x, Tensor) and x.ndim],
+             [x.dtype for x in xs if isinstance(x, Tensor) and not x.ndim],
+             [max((np.dtype(bool) if isinstance(x, bool) else np.dtype(np.int64)
+                   if isinstance(x, int) else _DEFAULT_FLOAT
+                   for x in xs if not isinstance(x, Tensor)), key=kind, default=None)])
+    out = None
+    for tier in tiers:
+        if not tier or tier[0] is None:
+            continue
+        t = highest(tier)
+        if out is None or kind(t) > kind(out):
+            out = t
+    return out
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
@@ -1601,8 +2055,8 @@ def randn_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
 
 def randint(low, high=None, size=(), dtype=None, device="cpu") -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` with low = 0), int64 by default."""
-    if high is None:
-        low, high = 0, low
+    if high is None or isinstance(high, (tuple, list)):
+        low, high, size = 0, low, size if high is None else high
     return Tensor(_rng.integers(low, high, size=tuple(size)).astype(dtype or np.int64),
                   device=device)
 
@@ -1611,12 +2065,47 @@ def randperm(n: int, dtype=None, device="cpu") -> Tensor:
     return Tensor(_rng.permutation(int(n)).astype(dtype or np.int64), device=device)
 
 
-def zeros_like(t: Tensor, requires_grad=False) -> Tensor:
-    return zeros(t.shape, dtype=t.dtype, requires_grad=requires_grad, device=t.device)
+def zeros_like(t: Tensor, requires_grad=False, dtype=None, device=None) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                 device=device or t.device)
 
 
-def ones_like(t: Tensor, requires_grad=False) -> Tensor:
-    return ones(t.shape, dtype=t.dtype, requires_grad=requires_grad, device=t.device)
+def ones_like(t: Tensor, requires_grad=False, dtype=None, device=None) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                device=device or t.device)
+
+
+def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """torch.concat, the other name of :func:`cat`."""
+    return cat(tensors, dim)
+
+
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along dim 1 (dim 0 for 1-D tensors)."""
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along dim 0, 1-D tensors as rows."""
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+# Module-level functions of torch that are not a method of their first tensor (minigrad's
+# __getattr__ makes the methods functions: torch.exp(x) is x.exp())
+TORCH_FUNCTIONS = ("concat", "hstack", "vstack", "empty_like", "as_tensor")
+
+
+def empty_like(t: Tensor, requires_grad=False, dtype=None, device=None) -> Tensor:
+    """A tensor of t's shape (minigrad fills it with zeros)."""
+    return zeros_like(t, requires_grad, dtype, device)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor: a Tensor itself when it already has the dtype and device."""
+    if isinstance(data, Tensor):
+        return data.to(device, dtype)
+    return tensor(data, dtype=dtype, device=device or "cpu")
 
 
 def randn(*shape, dtype=None, requires_grad=False, device="cpu") -> Tensor:

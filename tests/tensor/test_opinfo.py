@@ -175,6 +175,47 @@ OPS = {
                                                  x.reshape(2, 3, 2)), [_rand(3, 4)], True),
     "einsum_three": (lambda x: _lib(x).einsum("i,ij,j->", x[:, 0], x, x[0]), [_rand(3, 4)],
                      True),
+    # torch parity (benchmarks/torch_parity.py found these missing or different)
+    "max_dim_values": (lambda x: x.max(1).values * 2 + x.min(0, keepdim=True).values.sum(),
+                       [_distinct(3, 4)], True),
+    "max_binary": (lambda x: _lib(x).max(x, x.flip(1)), [_distinct(3, 4)], True),
+    "index_int_then_list": (lambda x: x[0, :, [0, 2]][:2] * x[1, [1, 2], 1:3], [_rand(2, 3, 4)],
+                            True),
+    "setitem_in_graph": (lambda x: _setitem_in_graph(x), [_rand(3, 4)], True),
+    "inplace_in_graph": (lambda x: (x * 2).add_(x.flip(0), alpha=0.5).mul_(x).clamp_(-1, 1),
+                         [_rand(3, 4)], True),
+    "pad_constant": (lambda x: _nnf(x).pad(x, (1, 2, -1, 0), value=0.5), [_rand(1, 3, 4)], True),
+    "pad_reflect": (lambda x: _nnf(x).pad(x, (2, 1, 1, 2), mode="reflect"), [_rand(1, 1, 3, 4)],
+                    True),
+    "pad_replicate": (lambda x: _nnf(x).pad(x, (2, 3), mode="replicate"), [_rand(1, 2, 3)],
+                      True),
+    "pad_circular": (lambda x: _nnf(x).pad(x, (1, 2, 2, 0), mode="circular"),
+                     [_rand(1, 1, 3, 4)], True),
+    "glu": (lambda x: _nnf(x).glu(x, 1), [_rand(3, 4)], True),
+    "shrinks": (lambda x: _nnf(x).softshrink(x, 0.5) + _nnf(x).hardshrink(x, 0.7)
+                + _nnf(x).tanhshrink(x), [_rand(3, 4)], True),
+    "cosine_similarity": (lambda x: _nnf(x).cosine_similarity(x, x.flip(0) + 0.5),
+                          [_rand(3, 4)], True),
+    "clamp_tensor_bounds": (lambda x: x.clamp(_const(x, [-0.5, -1.0, 0.0, -2.0]),
+                                              _const(x, [[0.5], [1.0], [2.0]])),
+                            [_rand(3, 4)], True),
+    "lerp": (lambda x: x.lerp(x.flip(0), 0.3) + x.lerp(x * 2, x.sigmoid()), [_rand(3, 4)], True),
+    "nan_to_num": (lambda x: x.log().nan_to_num(nan=-1.0), [_rand(3, 4)], True),
+    "norm": (lambda x: x.norm(dim=1) + x.norm(p=1) + x.norm(p=3), [_rand(3, 4)], True),
+    "unfold": (lambda x: x.unfold(1, 2, 2), [_rand(3, 5)], True),
+    "repeat_interleave": (lambda x: x.repeat_interleave(_like(x, [1, 0, 2]), dim=0),
+                          [_rand(3, 4)], True),
+    "movedim_tile": (lambda x: x.movedim(0, -1).tile((2, 1)), [_rand(2, 3, 4)], True),
+    "narrow_select_trace": (lambda x: x.narrow(1, 1, 3).select(0, 2) * x[:, :3].trace(),
+                            [_rand(3, 4)], True),
+    "mm_mv_dot_outer": (lambda x: x.mm(x.t()).mv(x[:, 0]).dot(x[:, 1]) * x[0].outer(x[1]),
+                        [_rand(3, 4)], True),
+    "var_std_unbiased": (lambda x: x.std(1, unbiased=False) + x.var(0, False).sum(),
+                         [_rand(3, 4)], True),
+    "cat_promotes": (lambda x: _lib(x).cat([x, _like(x, [[1, 2, 3, 4]]).to(x.device)]),
+                     [_rand(3, 4)], True),
+    "softmax_0d": (lambda x: x.sum().softmax(0) * x.sum() + x.sum().log_softmax(0),
+                   [_rand(3, 4)], True),
     # no gradient: compared as values
     "eq": (lambda x: x == x.round(), [np.array([[1.0, 1.5], [2.0, -0.5]])], False),
     "lt_gt": (lambda x: (x < 0.5) & (x > -1.0), [_rand(3, 4)], False),
@@ -188,6 +229,13 @@ OPS = {
     "max_pool2d_indices": (lambda x: _nnf(x).max_pool2d(x, 3, 2, 1, 1, True, True)[1],
                            [_distinct(2, 2, 5, 6)], False),
 }
+
+
+def _setitem_in_graph(x):
+    y = x * 2
+    y[0] = x[1] * 3        # the value carries a gradient too
+    y[:, 1] = 0.0
+    return y
 
 
 def _index(x):

@@ -183,8 +183,8 @@ def np_dim(dim):
     return dim if dim is None or isinstance(dim, tuple) else (dim,)
 
 
-@pytest.mark.parametrize("name,ref", [("sum", np.sum), ("mean", np.mean), ("max", np.max),
-                                      ("min", np.min)])
+@pytest.mark.parametrize("name,ref", [("sum", np.sum), ("mean", np.mean), ("amax", np.max),
+                                      ("amin", np.min)])
 @FAST
 @given(sdk=shape_and_dim(), seed=seeds)
 def test_reductions(name, ref, sdk, seed):
@@ -202,13 +202,23 @@ def test_reductions(name, ref, sdk, seed):
 def test_reductions_keyword_arguments(name, rng):
     a = distinct(rng, (2, 3, 4))
     out = getattr(t64(a), name)(dim=1, keepdim=True)
+    out = out.values if name in ("max", "min") else out   # (values, indices), as torch
     np.testing.assert_allclose(out.numpy(), getattr(np, name)(a, axis=1, keepdims=True))
 
 
-def test_max_ties_split_the_gradient():
+def test_amax_ties_split_the_gradient():
     x = t64([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]])
-    x.max(dim=1).sum().backward()
+    x.amax(dim=1).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [[0, 0.5, 0.5], [1, 0, 0]])
+
+
+def test_max_along_a_dim_is_values_and_indices_and_the_gradient_goes_to_the_index():
+    x = t64([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]])
+    values, indices = x.max(dim=1)
+    assert indices.tolist() == [1, 0] and x.max(1).indices.dtype == np.int64
+    values.sum().backward()             # torch: to the index returned, not split among ties
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+    assert x.min(0, keepdim=True).values.shape == (1, 3)
 
 
 def test_max_of_everything_and_0d_tensors():

@@ -64,11 +64,11 @@ OPS = {
                 [(_normal, (2, 3, 4))]),
     "mean": (lambda a: a.mean(1), lambda a: a.mean(1), [(_normal, (2, 3, 4))]),
     "mean_all": (lambda a: a.mean(), T.mean, [(_normal, (2, 3))]),
-    "max_dim": (lambda a: a.max(1), lambda a: a.max(1).values, [(_distinct, (3, 4))]),
-    "max_keepdim": (lambda a: a.max(-1, keepdim=True), lambda a: a.amax(-1, keepdim=True),
+    "max_dim": (lambda a: a.max(1).values, lambda a: a.max(1).values, [(_distinct, (3, 4))]),
+    "max_keepdim": (lambda a: a.max(-1, keepdim=True).values, lambda a: a.amax(-1, keepdim=True),
                     [(_distinct, (2, 3, 4))]),
     "max_all": (lambda a: a.max(), T.max, [(_distinct, (3, 4))]),
-    "min_dim": (lambda a: a.min(0), lambda a: a.min(0).values, [(_distinct, (3, 4))]),
+    "min_dim": (lambda a: a.min(0).values, lambda a: a.min(0).values, [(_distinct, (3, 4))]),
     "matmul": (lambda a, b: a @ b, T.matmul, [(_normal, (3, 4)), (_normal, (4, 2))]),
     "matmul_batched": (lambda a, b: a @ b, T.matmul,
                        [(_normal, (2, 1, 3, 4)), (_normal, (5, 4, 2))]),
@@ -186,3 +186,110 @@ def test_every_listed_op_is_compared():
                "stack", "where", "F.softmax", "F.log_softmax", "F.linear", "F.cross_entropy",
                "F.mse_loss", "F.nll_loss", "F.conv2d", "F.max_pool2d", "F.avg_pool2d"]:
         assert op in listed, op
+
+
+# ---- parity details found by benchmarks/torch_parity.py: dtypes, result types, errors ---------
+
+_I23 = np.array([[1, 2, 3], [4, -5, 6]])
+_F23 = np.array([[0.5, -1.5, 2.0], [1.0, 0.25, -3.0]])
+
+# name: function of (library, int64 tensor, float32 tensor); compared with torch in dtype,
+# shape and value
+SEMANTICS = {
+    "float32 + 0-d float64 stays float32": lambda T, i, f: f + T.tensor(2.5, dtype=T.float64),
+    "int32 + 0-d int64 stays int32": lambda T, i, f: i.int() + T.tensor(7),
+    "int + 0-d float is float32": lambda T, i, f: i * T.tensor(1.5),
+    "int * True stays int": lambda T, i, f: i * True,
+    "where(int, float) is float32": lambda T, i, f: T.where(f > 0, i, f),
+    "where of two numbers": lambda T, i, f: (T.where(f > 0, 1.0, 0.0), T.where(f > 0, 1, 0)),
+    "where(cond) alone": lambda T, i, f: T.where(f > 0),
+    "cat promotes": lambda T, i, f: T.cat([i.int(), i]),
+    "int prod and cumsum are int64": lambda T, i, f: (i.int().prod(), i.int().cumsum(1)),
+    "int div rounding stays int": lambda T, i, f: (i.div(-4, rounding_mode="floor"),
+                                                   i.div(-4, rounding_mode="trunc")),
+    "int matmul": lambda T, i, f: i @ i.t(),
+    "casts to int carry no gradient": lambda T, i, f: (f.int().requires_grad,
+                                                       f.long().requires_grad,
+                                                       f.bool().requires_grad),
+    "to(dtype) positionally": lambda T, i, f: f.to(T.int32),
+    "max along a dim": lambda T, i, f: tuple(f.max(1)) + tuple(f.min(dim=0, keepdim=True)),
+    "sort and topk values": lambda T, i, f: (f.sort(1).values, f.topk(2).indices),
+    "torch.exp and friends": lambda T, i, f: (T.exp(f), T.sum(f, 1), T.clamp(f, max=0.5),
+                                              T.flatten(f), T.argmax(f, dim=1)),
+    "dtype names": lambda T, i, f: (i.dtype == T.int64, f.dtype == T.float32,
+                                    T.zeros(2, dtype=T.uint8).dtype == T.uint8),
+    "randint(high, size)": lambda T, i, f: T.randint(3, (50,)).shape,
+    "index: integers before arrays": lambda T, i, f: T.arange(24.0).reshape(2, 3, 4)[0, :, [0, 2]],
+    "binary_cross_entropy at 0 and 1": lambda T, i, f: T.nn.functional.binary_cross_entropy(
+        T.tensor([0.0, 1.0, 0.5]), T.tensor([1.0, 0.0, 1.0])),
+    "softmax of a 0-d tensor": lambda T, i, f: T.tensor(3.0).softmax(0),
+    "var(unbiased=False)": lambda T, i, f: f.var(1, unbiased=False),
+}
+
+
+def _flat(x):
+    return [y for item in x for y in _flat(item)] if isinstance(x, (tuple, list)) else [x]
+
+
+@pytest.mark.parametrize("name", sorted(SEMANTICS))
+def test_semantics_as_torch(name):
+    fn = SEMANTICS[name]
+    ours = _flat(fn(mg, mg.tensor(_I23), mg.tensor(_F23, dtype="float32", requires_grad=True)))
+    theirs = _flat(fn(torch, torch.tensor(_I23),
+                      torch.tensor(_F23, dtype=torch.float32, requires_grad=True)))
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        if isinstance(b, torch.Tensor):
+            assert tuple(a.shape) == tuple(b.shape), name
+            assert str(a.dtype) == str(b.dtype).replace("torch.", ""), name
+            if name != "randint(high, size)":
+                np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-6,
+                                           err_msg=name)
+        else:
+            assert a == b, name
+
+
+@pytest.mark.parametrize("fn", [
+    lambda T, x: x @ x,                                    # shapes
+    lambda T, x: x.reshape(5, -1),
+    lambda T, x: x.permute(0),
+    lambda T, x: T.nn.functional.conv2d(x.reshape(1, 1, 2, 3), T.ones(1, 1, 3, 3)),
+    lambda T, x: T.nn.functional.linear(x, T.ones(4, 5)),
+    lambda T, x: T.nn.functional.mse_loss(x, x[:1, :2]),
+    lambda T, x: x.long().mean(),                           # dtypes
+    lambda T, x: x.long() ** -2,
+    lambda T, x: x.item(),
+    lambda T, x: bool(x > 0),
+    lambda T, x: x.gather(1, T.tensor([[0], [3]])),
+    lambda T, x: T.cat([x.sum(), x.sum()]),
+    lambda T, x: x.add_(1),                                 # a leaf that requires grad
+    lambda T, x: x.max(dim=1)[0][:0].max(),                 # empty
+])
+def test_runtime_errors_as_torch(fn):
+    """Where torch raises RuntimeError, minigrad raises one too (also its own ValueError or
+    TypeError), naming the problem."""
+    x = np.arange(6.0).reshape(2, 3) - 2.0
+    with pytest.raises(RuntimeError):
+        fn(torch, torch.tensor(x, requires_grad=True))
+    with pytest.raises(RuntimeError):
+        fn(mg, mg.tensor(x, requires_grad=True))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("opencl", marks=pytest.mark.opencl)])
+def test_inplace_methods_and_setitem_in_the_graph(device):
+    x0 = np.random.default_rng(0).standard_normal((3, 4))
+
+    def run(T, dev):
+        x = T.tensor(x0, requires_grad=True) if T is torch else \
+            T.tensor(x0, requires_grad=True, device=dev)
+        y = x * 2
+        y.add_(x, alpha=0.5).mul_(x).clamp_(-2, 2).sub_(1)
+        y[0] = x[1] * 3
+        y[:, 2] = 0.0
+        z = T.zeros(2) if T is torch else T.zeros(2, device=dev)
+        z.copy_(x[0, :2])
+        (y.sum() + (z * z).sum()).backward()
+        return y.detach().cpu().numpy(), x.grad.cpu().numpy()
+
+    for a, b in zip(run(mg, device), run(torch, "cpu")):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
