@@ -65,7 +65,8 @@ def _weak_zero_dim(be, xs):
     dims = [x.dtype for x in xs if getattr(x, "dtype", None) is not None and len(x.shape)]
     if not dims or len(dims) == sum(getattr(x, "dtype", None) is not None for x in xs):
         return xs
-    dt = np.result_type(*dims)
+    top = max(_KIND[d.kind] for d in dims)
+    dt = np.result_type(*[d for d in dims if _KIND[d.kind] == top])   # int64, float32: float32
     return tuple(be.astype(x, dt) if getattr(x, "dtype", None) is not None and not len(x.shape)
                  and x.dtype != dt and _KIND[x.dtype.kind] <= _KIND[dt.kind] else x for x in xs)
 
