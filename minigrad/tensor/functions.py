@@ -45,12 +45,12 @@ def _promote(be, xs, integer: bool):
             ints = True
         elif fdt is None:
             fdt = d
-    if not ints or (integer and fdt is None and not pyfloat):
-        return _wrap_ints(xs) if ints else xs
         elif d != fdt:  # float16 with float32: float32, float32 with float64: float64 (torch)
             fdt = np.promote_types(fdt, d)
             xs = tuple(be.astype(x, fdt) if getattr(x, "dtype", fdt) != fdt and
                        x.dtype.kind == "f" else x for x in xs)
+    if not ints or (integer and fdt is None and not pyfloat):
+        return _wrap_ints(xs) if ints else xs
     target = fdt if fdt is not None else _F32
     return tuple(be.astype(x, target) if getattr(x, "dtype", None) is not None
                  and x.dtype.kind in "biu" else x for x in xs)
@@ -113,10 +113,11 @@ class Elementwise(Function):
         for i, t in enumerate(self.inputs):  # a plain loop: this is every op's backward
             if not getattr(t, "requires_grad", False):
                 out.append(None)
-            elif rule.unit[i]:
-                out.append(g)  # the local derivative is 1: g passes through (add, sub)
-            else:
-                out.append(be.elementwise_vjp(rule, i, g, xs, y))
+                continue
+            # the local derivative is 1: g passes through (add, sub)
+            gi = g if rule.unit[i] else be.elementwise_vjp(rule, i, g, xs, y)
+            # an input promoted to the result's dtype gets its gradient in its own dtype
+            out.append(gi if gi.dtype == t.data.dtype else be.astype(gi, t.data.dtype))
         return tuple(out)
 
     @property
