@@ -1225,12 +1225,29 @@ def _max_pool(x, g: _Pool, return_indices: bool):
         tables = [(np.arange(o) * s)[:, None] + np.arange(k) * d
                   for o, s, k, d in zip(g.out, g.s, g.k, g.d)]
         arg = _window_argmax(xf, _flat_positions(tables, (hp, wp)))
+    if padded:
+        arg = _first_input_where_padding(arg, g, (h, w), wp)
     y = _gather_planes(xf, arg, (n, c, oh, ow))
     if not return_indices:
         return y, None
     if padded:                  # positions in the padded plane -> in the input's plane
         arg = (arg // wp - g.pads[0][0]) * w + (arg % wp - g.pads[1][0])
     return y, Tensor(arg.reshape(n, c, oh, ow), device=x.device)
+
+
+def _first_input_where_padding(arg: np.ndarray, g: _Pool, size, wp: int) -> np.ndarray:
+    """A window whose inputs are all -inf has its arg-max in the -inf padding; PyTorch names
+    the window's first input element instead (and sends it the gradient): so do we."""
+    (ph, _), (pw, _) = g.pads
+    r, q = arg // wp - ph, arg % wp - pw
+    inside = (r >= 0) & (r < size[0]) & (q >= 0) & (q < size[1])
+    if inside.all():
+        return arg
+    first = []
+    for o, s, p, d in zip(g.out, g.s, g.p, g.d):
+        start = np.arange(o) * s - p
+        first.append(start + d * np.maximum(-(start // d), 0) + p)  # first tap at >= 0, padded
+    return np.where(inside, arg, (first[0][:, None] * wp + first[1]).ravel())
 
 
 def _avg_divisor(g: _Pool, spatial, count_include_pad: bool, divisor_override) -> np.ndarray:
