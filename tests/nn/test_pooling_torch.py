@@ -146,6 +146,15 @@ def test_nan_propagates_with_padding_and_dilation():
         np.testing.assert_array_equal(i.numpy(), ti.numpy())
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=1, dilation=2),
+                                dict(padding=(1, 0), ceil_mode=True)])
+def test_a_window_of_minus_infinity_names_its_first_input(kw, device):
+    a = _distinct((1, 2, 5, 6), 16)
+    a[:, :, :3, :3] = -np.inf          # windows in the corner see only -inf and padding
+    _run(lambda lib, t: lib.max_pool2d(t, 3, 2, return_indices=True, **kw), a, device, "float64")
+
+
 @pytest.mark.parametrize("call", [
     lambda lib, x: lib.max_pool2d(x, 3, 1, 2),                 # padding above half the kernel
     lambda lib, x: lib.avg_pool2d(x, 2, 1, 2),
