@@ -137,6 +137,27 @@ __kernel void gather_kernel(__global real *out, __global const real *a,
     out[i] = a[idx[i]];
 }
 
+/* torch.gather: out (contiguous, the index's shape)[c] = a[c with c[axis] = idx[c]], a read
+ * through its element strides (the index is validated and non-negative). */
+__kernel void gather_along_kernel(__global real *out, __global const real *a,
+                                  __global const long *idx, const int n, const int ndim,
+                                  const int8 shape8, const int8 stride8, const int axis)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    int shape[8], stride[8];
+    vstore8(shape8, 0, shape);
+    vstore8(stride8, 0, stride);
+    int rest = i;
+    long off = 0;
+    for (int d = ndim - 1; d >= 0; --d) {
+        const int c = rest % shape[d];
+        rest /= shape[d];
+        off += (d == axis ? idx[i] : (long)c) * stride[d];
+    }
+    out[i] = a[off];
+}
+
 /* out[target[j]] = sum of g[order[k]] for k in [start[j], start[j + 1]): the gradient of a
  * gather, summed where an index repeats, without atomics (the host sorts the indices). */
 __kernel void scatter_add_kernel(__global real *out, __global const real *g,

@@ -332,3 +332,20 @@ def test_float16_opencl_agrees_with_cpu(rng):
         assert cl.dtype == cpu.dtype
         np.testing.assert_allclose(cl.astype(np.float64), cpu.astype(np.float64), rtol=2e-3,
                                    atol=2e-3)
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("dtype", ["int64", "int8", "bool", "float16", "float32"])
+def test_gather_on_the_device_any_dtype(dtype, rng):
+    x = (rng.standard_normal((3, 4, 5)) * 10).astype(dtype)
+    idx = rng.integers(0, 4, (3, 6, 5))
+    got = _both(lambda a, i: a.gather(1, i), x, idx)
+    np.testing.assert_array_equal(got, torch.gather(torch.tensor(x), 1, torch.tensor(idx)).numpy())
+    _both(lambda a, i: a.sort(2)[0], x, idx)
+    if dtype.startswith("float"):
+        grads = []
+        for device in ("cpu", "opencl"):
+            a = mg.tensor(x.astype(np.float32), device=device, requires_grad=True)
+            (a.gather(1, mg.tensor(idx, device=device)) * 2).sum().backward()
+            grads.append(a.grad.numpy())
+        np.testing.assert_array_equal(grads[1], grads[0])    # repeated indices add up

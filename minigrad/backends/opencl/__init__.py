@@ -25,6 +25,8 @@ from .elementwise import (
     clip,
     clip_vjp,
     eq,
+    gather,
+    gather_vjp,
     ge,
     gt,
     index,
@@ -53,16 +55,16 @@ from .typed import accumulate_half, reduce_index, ufunc, via_float32
 # rounded back to float16 (torch's CPU does the same): no device needs cl_khr_fp16.
 (elementwise, elementwise_vjp, gt, ge, eq, where, clip, clip_vjp, sum, max, min, prod, sum_to,
  matmul, softmax, log_softmax, softmax_vjp, log_softmax_vjp, cross_entropy, cross_entropy_vjp,
- index_vjp, ufunc, reduce_index) = map(via_float32, (  # noqa: A001
+ index_vjp, gather_vjp, ufunc, reduce_index) = map(via_float32, (  # noqa: A001
     elementwise, elementwise_vjp, gt, ge, eq, where, clip, clip_vjp, sum, max, min, prod, sum_to,
     matmul, softmax, log_softmax, softmax_vjp, log_softmax_vjp, cross_entropy, cross_entropy_vjp,
-    index_vjp, ufunc, reduce_index))
+    index_vjp, gather_vjp, ufunc, reduce_index))
 accumulate = accumulate_half(accumulate)
 
 # Off the hot paths, computed on the host for now (host.py): each gets a kernel when it pays.
 cumsum, cumsum_vjp = on_host("cumsum"), on_host("cumsum_vjp")
 prod_vjp = on_host("prod_vjp")
-sort, gather, gather_vjp = on_host("sort"), on_host("gather"), on_host("gather_vjp")
+sort = on_host("sort")
 cumprod, cumprod_vjp = on_host("cumprod"), on_host("cumprod_vjp")
 cummax, cummin = on_host("cummax"), on_host("cummin")
 logcumsumexp, logcumsumexp_vjp = on_host("logcumsumexp"), on_host("logcumsumexp_vjp")

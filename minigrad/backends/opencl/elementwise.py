@@ -298,3 +298,34 @@ def cat(arrays, axis: int):
             _copy_into(out, x, strides, start * strides[axis])
         start += x.shape[axis]
     return out
+
+
+def gather(a, index, axis: int):
+    """torch.gather / np.take_along_axis(a, index, axis) on the device, any dtype (``index``:
+    int64, a's number of dims, validated and non-negative by the tensor engine)."""
+    a = _check_stored(a, "gather")
+    index = _check_any(index, "gather", "index")
+    if index.ndim != a.ndim or a.ndim > 8:
+        raise ValueError(f"gather: index of shape {index.shape} for an array of shape {a.shape}")
+    if index.dtype != np.int64:
+        index = _typed.astype(index, np.int64)
+    out = _empty(index.shape, a.dtype)
+    if out.size:
+        _run1d(_copy_kernel("gather_along_kernel", a.dtype), out.size, out.data, a.data,
+               index.data, _i(out.size), _i(a.ndim), _int8(index.shape),
+               _int8(_contiguous_strides(a.shape)), _i(axis))
+    return out
+
+
+def gather_vjp(g, index, axis: int, shape):
+    """zeros(shape) with g added at the positions gather read (summed where they repeat): the
+    index arithmetic on the host, the sums by index_vjp's scatter kernel."""
+    shape = tuple(shape)
+    idx = index.get() if _is_array(index) else np.asarray(index)
+    coords = list(np.indices(idx.shape, sparse=True))
+    coords[axis] = idx
+    flat = np.ravel_multi_index(tuple(np.broadcast_arrays(*coords)), shape) if idx.size else \
+        np.zeros(idx.shape, np.int64)
+    n = int(np.prod(shape, dtype=np.int64))
+    return index_vjp(_check(g, "gather_vjp", "g").reshape((g.size,)), flat.reshape(-1),
+                     (n,)).reshape(shape)
