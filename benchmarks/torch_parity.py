@@ -1174,6 +1174,86 @@ add("exc.index_select_float_index", lambda T, a, i: a.index_select(0, i), R(3), 
     raises=(IndexError, RuntimeError))
 add("exc.one_hot_float", lambda T, y: F(T).one_hot(y), R(3), raises=RuntimeError)
 
+# -- idioms of everyday torch code
+add("idiom.view_batch", lambda T, x: x.view(x.size(0), -1), R(2, 3, 4))
+add("idiom.flatten_all", lambda T, x: x.flatten(), R(2, 3, 4))
+add("idiom.sum_list_dims", lambda T, x: x.sum(dim=[0, 2]), R(2, 3, 4))
+add("idiom.permute_list", lambda T, x: x.permute([2, 0, 1]), R(2, 3, 4))
+add("idiom.reshape_list", lambda T, x: x.reshape([4, 6]), R(2, 3, 4))
+add("idiom.transpose_neg", lambda T, x: x.transpose(-1, 0), R(2, 3, 4))
+add("idiom.unsqueeze_expand", lambda T, x: x.unsqueeze(0).expand(3, -1, -1), R(2, 4))
+add("idiom.type_as", lambda T, x, y: x.type_as(y), IT([1, 2]), f64(R(2)))
+add("idiom.new_zeros", lambda T, x: x.new_zeros(2, 3), f64(R(2)))
+add("idiom.new_ones", lambda T, x: x.new_ones((2,)), IT([1, 2]))
+add("idiom.new_full", lambda T, x: x.new_full((2, 2), 7.0), R(2))
+add("idiom.new_tensor", lambda T, x: x.new_tensor([1.0, 2.0]), f64(R(2)))
+add("idiom.new_empty", lambda T, x: x.new_empty((2, 3)).shape, R(2))
+add("idiom.clamp_min", lambda T, x: x.clamp_min(0.1), R(3, 4))
+add("idiom.clamp_max", lambda T, x: x.clamp_max(0.1), R(3, 4))
+add("idiom.attention_mask", lambda T, s: s.masked_fill(T.ones(4, 4).triu(1).bool(),
+                                                       float("-inf")).softmax(-1), R(2, 4, 4))
+add("idiom.mean_keepdim_std", lambda T, x: (x - x.mean(0, keepdim=True))
+    / x.std(0, keepdim=True), R(5, 3))
+add("idiom.abs_argmax_keepdim", lambda T, x: x.abs().argmax(dim=-1, keepdim=True), D(3, 4))
+add("idiom.int_sign", lambda T, x: x.sign(), IT([-3, 0, 2]))
+add("idiom.arange_float_mean", lambda T, dev: T.arange(5, device=dev).float().mean())
+add("idiom.sort_uint8_desc", lambda T, x: x.sort(descending=True), IT([0, 5, 3, 200], "uint8"))
+add("idiom.sort_ties_stable_desc", lambda T, x: x.sort(descending=True, stable=True),
+    A([1.0, 3.0, 1.0, 3.0, 2.0]))
+add("idiom.argmax_ties", lambda T, x: x.argmax(1), A([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]))
+add("idiom.max_dim_ties", lambda T, x: x.max(1), A([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]))
+add("idiom.clamp_min_gt_max", lambda T, x: x.clamp(1.0, -1.0), R(5))
+add("idiom.ones_like_grad_flow", lambda T, x: x * T.ones_like(x), R(3))
+add("idiom.detach_numpy_roundtrip", lambda T, x: T.from_numpy(x.detach().cpu().numpy() * 2),
+    R(3))
+add("idiom.float_tensor_index_list", lambda T, x: x[T.tensor([0, 2])], R(3, 2))
+add("idiom.bool_tensor_sum", lambda T, x: (x > 0).sum().item(), R(10))
+add("idiom.item_in_python_math", lambda T, x: x.mean().item() * 2 + 1, R(4))
+add("idiom.scalar_tensor_compare", lambda T, x: bool((x.sum() > -100).item()), R(4))
+add("idiom.chain_methods", lambda T, x: x.exp().log().sqrt().pow(2).neg().abs(), P(3, 4))
+add("idiom.softmax_sum_one", lambda T, x: F(T).softmax(x, 1).sum(1), R(3, 5))
+add("idiom.log_softmax_gather", lambda T, x, y: -F(T).log_softmax(x, 1).gather(
+    1, y.unsqueeze(1)).mean(), R(4, 5), IT([1, 0, 4, 2]))
+add("idiom.one_hot_float_mul", lambda T, x, y: (x * F(T).one_hot(y, 5).float()).sum(), R(4, 5),
+    IT([1, 0, 4, 2]))
+add("idiom.linear_relu_stack", lambda T, x, w1, w2: F(T).relu(x @ w1.t()) @ w2.t(), R(4, 3),
+    R(5, 3), R(2, 5), atol=1e-4)
+add("idiom.residual", lambda T, x, w: x + F(T).gelu(F(T).linear(x, w)), R(2, 4), R(4, 4))
+add("idiom.layer_norm_manual", lambda T, x: (x - x.mean(-1, keepdim=True))
+    / (x.var(-1, keepdim=True, unbiased=False) + 1e-5).sqrt(), R(3, 6))
+add("idiom.float64_matmul_cl", lambda T, a, b: a @ b, f64(R(3, 4)), f64(R(4, 2)))
+add("idiom.float64_softmax", lambda T, x: x.softmax(-1), f64(R(3, 4)))
+add("idiom.float64_conv2d", lambda T, x, w: F(T).conv2d(x, w, padding=1), f64(R(1, 2, 4, 4)),
+    f64(R(3, 2, 3, 3)))
+add("idiom.float64_cross_entropy", lambda T, x, y: F(T).cross_entropy(x, y), f64(R(4, 5)),
+    IT([1, 0, 4, 2]))
+add("idiom.float64_sum_reduce", lambda T, x: x.sum(0).max(), f64(D(3, 4)))
+add("idiom.empty_ops", lambda T, x: (x * 2 + 1).exp().reshape(0, 4).sum(1), R(0, 4))
+add("idiom.empty_cat", lambda T, a, b: T.cat([a, b], 1), R(2, 0), R(2, 3))
+add("idiom.empty_index", lambda T, x, i: x[i], R(3, 4), IT(np.zeros(0, dtype=np.int64)))
+add("idiom.module_linear_copy", lambda T, x, w, b, dev: _linear_module(T, x, w, b, dev), R(2, 3),
+    nograd(R(4, 3)), nograd(R(4)))
+add("idiom.module_conv_copy", lambda T, x, w, dev: _conv_module(T, x, w, dev), R(1, 2, 5, 5),
+    nograd(R(3, 2, 3, 3)), atol=1e-4)
+add("idiom.sequential", lambda T, x, dev: T.nn.Sequential(T.nn.ReLU(), T.nn.Tanh(),
+                                                          T.nn.Flatten()).to(dev)(x), R(2, 3, 4))
+
+
+def _linear_module(T, x, w, b, dev):
+    m = T.nn.Linear(3, 4).to(dev)
+    with T.no_grad():
+        m.weight.copy_(w)
+        m.bias.copy_(b)
+    return m(x)
+
+
+def _conv_module(T, x, w, dev):
+    m = T.nn.Conv2d(2, 3, 3, padding=1, bias=False).to(dev)
+    with T.no_grad():
+        m.weight.copy_(w)
+    return m(x)
+
+
 # -- autograd semantics
 def _accumulate(T, a):
     (a * 2).sum().backward()

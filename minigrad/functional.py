@@ -1508,22 +1508,23 @@ def dropout(x, p: float = 0.5, training: bool = True):
     return x * Tensor(mask, device=x.device)
 
 
-def flatten(x, start_dim: int = 1):
-    return x.flatten(start_dim)
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """im2col: the sliding (kh, kw) blocks of (N, C, H, W) as columns, (N, C kh kw, L) with L
+    the number of blocks (torch.nn.functional.unfold); an indexing composite, differentiable."""
+    if input.ndim != 4:
+        raise Fn.ShapeError(f"unfold expects a (N, C, H, W) input, got shape {input.shape}")
+    (kh, kw), (dh, dw) = _pair(kernel_size, "kernel_size"), _pair(dilation, "dilation")
+    (ph, pw), (sh, sw) = _pair(padding, "padding"), _pair(stride, "stride")
+    x = _pad(input, {2: (ph, ph), 3: (pw, pw)}) if ph or pw else input
+    n, c, h, w = x.shape
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise Fn.ShapeError(f"unfold: kernel {(kh, kw)} (dilation {(dh, dw)}) does not fit the "
+                            f"padded input {tuple(x.shape)}")
+    rows = (np.arange(kh) * dh)[:, None, None, None] + (np.arange(oh) * sh)[None, None, :, None]
+    cols = (np.arange(kw) * dw)[None, :, None, None] + (np.arange(ow) * sw)[None, None, None, :]
+    return x[:, :, rows, cols].reshape(n, c * kh * kw, oh * ow)   # (n, c, kh, kw, oh, ow)
 
-
-# ---- normalisation -------------------------------------------------------------------------------
-# Composites of mean, sub, mul, pow and add: the gradients (through the mean and the variance too)
-# come from those ops. Running statistics are numbers the graph does not differentiate: they are
-# updated in place, under no_grad, and marked modified.
-
-
-def _blend_(buf: Tensor, new: Tensor, momentum: float) -> None:
-    """buf <- (1 - momentum) buf + momentum new, in place and outside the graph."""
-    with no_grad():
-        v = buf * (1.0 - momentum) + new.detach().to(dtype=buf.dtype) * momentum
-    buf.data = v.data
-    mark_modified(buf)
 
 def _channel_dropout(x, p, training, name, feature_dims):
     """Zero whole channels (every element beyond dim 1 together) with probability p."""
@@ -1570,6 +1571,23 @@ def alpha_dropout(x, p: float = 0.5, training: bool = False):
     keep = Tensor((get_rng().random(x.shape) >= p).astype(x.dtype), device=x.device)
     return (x * keep + alpha * (1.0 - keep)) * a + (-a * alpha * p)
 
+
+def flatten(x, start_dim: int = 1):
+    return x.flatten(start_dim)
+
+
+# ---- normalisation -------------------------------------------------------------------------------
+# Composites of mean, sub, mul, pow and add: the gradients (through the mean and the variance too)
+# come from those ops. Running statistics are numbers the graph does not differentiate: they are
+# updated in place, under no_grad, and marked modified.
+
+
+def _blend_(buf: Tensor, new: Tensor, momentum: float) -> None:
+    """buf <- (1 - momentum) buf + momentum new, in place and outside the graph."""
+    with no_grad():
+        v = buf * (1.0 - momentum) + new.detach().to(dtype=buf.dtype) * momentum
+    buf.data = v.data
+    mark_modified(buf)
 
 
 def _centred(x, axes):

@@ -462,6 +462,32 @@ class Tensor(TensorBase):
         return where(Tensor(np.isneginf(x), device=self.device),
                      info.min if neginf is None else neginf, out)
 
+    def type_as(self, other) -> Tensor:
+        return self.to(dtype=other.dtype)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A tensor of ``data`` with this tensor's dtype and device unless given."""
+        return tensor(data, requires_grad=requires_grad, dtype=dtype or self.dtype,
+                      device=device or self.device)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self.new_full(_shape(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self.new_full(_shape(size), 1, dtype, device, requires_grad)
+
+    new_empty = new_zeros
+
+    def clamp_min(self, min) -> Tensor:  # noqa: A002
+        return self.clamp(min=min)
+
+    def clamp_max(self, max) -> Tensor:  # noqa: A002
+        return self.clamp(max=max)
+
     def count_nonzero(self, dim=None) -> Tensor:
         return (self != 0).sum(dim)
 
@@ -1057,7 +1083,10 @@ class Tensor(TensorBase):
         if self.ndim == 0:
             return _sort_t(self.clone(), Tensor._make(
                 self.backend.asarray(np.zeros((), np.int64)), self.backend))
-        _, idx = self.backend.sort(self.data, d, descending)
+        if descending and self.dtype.kind in "iu":  # -x would wrap (uint8): ~x orders alike
+            idx = self.backend.asarray(np.argsort(~self.numpy(), axis=d, kind="stable"))
+        else:
+            _, idx = self.backend.sort(self.data, d, descending)
         return _sort_t(Fn.Gather.apply(self, index=idx, axis=d), Tensor._make(idx, self.backend))
 
     def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:

@@ -214,6 +214,8 @@ OPS = {
                          [_rand(3, 4)], True),
     "cat_promotes": (lambda x: _lib(x).cat([x, _like(x, [[1, 2, 3, 4]]).to(x.device)]),
                      [_rand(3, 4)], True),
+    "unfold_im2col": (lambda x: _nnf(x).unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=2),
+                      [_rand(1, 2, 4, 5)], True),
     "softmax_0d": (lambda x: x.sum().softmax(0) * x.sum() + x.sum().log_softmax(0),
                    [_rand(3, 4)], True),
     # no gradient: compared as values

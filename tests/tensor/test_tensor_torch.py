@@ -224,6 +224,11 @@ SEMANTICS = {
         T.tensor([0.0, 1.0, 0.5]), T.tensor([1.0, 0.0, 1.0])),
     "softmax of a 0-d tensor": lambda T, i, f: T.tensor(3.0).softmax(0),
     "var(unbiased=False)": lambda T, i, f: f.var(1, unbiased=False),
+    "new_* and type_as": lambda T, i, f: (f.new_zeros(2, 3), i.new_ones((2,)), f.new_full((2,), 7),
+                                          f.new_tensor([1, 2]), i.type_as(f)),
+    "clamp_min and clamp_max": lambda T, i, f: (f.clamp_min(0.1), i.clamp_max(2)),
+    "descending sort of uint8": lambda T, i, f: (i + 5).to(T.uint8).sort(1, descending=True),
+    "descending sort of int64 ties": lambda T, i, f: (i % 3).sort(descending=True, stable=True),
 }
 
 
