@@ -23,7 +23,8 @@
  * elements, pack_b zero-pads B's panels, the blocked kernel clamps A's rows, and every store
  * is masked.
  *
- * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE.
+ * Precision: `real` (real.h) is float, or double with -DREAL_IS_DOUBLE; integer types build
+ * matmul_naive alone (sums wrap around, as numpy's integer matmul).
  */
 #include "real.h"
 
@@ -64,6 +65,7 @@ __kernel void matmul_naive(__global real *C, __global const real *A, __global co
     C[((long)b * M + i) * N + j] = acc;
 }
 
+#ifndef REAL_IS_INT   /* integer builds (-DREAL_TYPE=...): the naive kernel only, wrapping */
 /* ---- tiled (GPU) -------------------------------------------------------------------------- */
 
 #define THREADS_N (TILE_N / WORK_N)
@@ -213,3 +215,4 @@ __kernel void matmul_blocked(__global real *C, __global const real *A, __global 
         }
     }
 }
+#endif

@@ -1775,14 +1775,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}; use * for scaling")
-    if a.dtype.kind in "iub" and b.dtype.kind in "iub" and a.device == b.device:
-        # integers: exact, on the host (no gradient to carry); torch's broadcasting rules
-        try:
-            out = np.matmul(a.numpy(), b.numpy())
-        except ValueError:
-            raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit") from None
-        return Tensor(np.asarray(out).astype(np.result_type(a.dtype, b.dtype)), device=a.device)
-    if a.dtype not in _GRAD_FLOATS or b.dtype not in _GRAD_FLOATS:
+    integers = a.dtype.kind in "iub" and b.dtype.kind in "iub"  # exact, no gradient to carry
+    if not integers and (a.dtype not in _GRAD_FLOATS or b.dtype not in _GRAD_FLOATS):
         raise TypeError(f"matmul needs float tensors, got {a.dtype} and {b.dtype}")
     if a.dtype != b.dtype:  # float16 with float32: float32, as torch promotes
         dt = np.promote_types(a.dtype, b.dtype)

@@ -349,3 +349,19 @@ def test_gather_on_the_device_any_dtype(dtype, rng):
             (a.gather(1, mg.tensor(idx, device=device)) * 2).sum().backward()
             grads.append(a.grad.numpy())
         np.testing.assert_array_equal(grads[1], grads[0])    # repeated indices add up
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "bool"])
+@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((2, 3, 4), (4,)), ((4,), (2, 4, 3)),
+                                   ((2, 1, 3, 4), (1, 2, 4, 5)), ((4,), (4,))], ids=str)
+def test_integer_matmul_on_the_device(dtype, sa, sb, rng):
+    def make(shape):
+        v = rng.random(shape) > 0.5 if dtype == "bool" else rng.integers(-100, 100, shape)
+        return v.astype(dtype)
+    a, b = make(sa), make(sb)
+    got = _both(lambda x, y: x @ y, a, b)               # int8 sums wrap, as torch's
+    if dtype != "bool":
+        want = torch.tensor(a) @ torch.tensor(b)
+        np.testing.assert_array_equal(got, want.numpy())
+        assert str(got.dtype) == str(want.dtype).replace("torch.", "")

@@ -8,10 +8,11 @@ import numpy as np
 
 from . import runtime
 from .device import (
-    _check,
+    _check_any,
     _empty,
     _i,
     _kernel,
+    _kernel_any,
     _launch,
     _max,
     _min,
@@ -61,7 +62,7 @@ def _gemm(kernel, C, A, B, batch, M, N, K, a_strides, b_strides, batch_sum=1):
         raise ValueError("_gemm: batch_sum needs the blocked kernel")
     ints = [_i(v) for v in (M, N, K)]
     if kernel == "naive":
-        k = _kernel("matmul.cl", "matmul_naive", dtype)
+        k = _kernel_any("matmul.cl", "matmul_naive", dtype)
         _run(k, (N, M, batch), C.data, A.data, B.data, *ints,
              *map(_i, a_strides), *map(_i, b_strides))
     elif kernel == "tiled":
@@ -135,8 +136,14 @@ def matmul(a, b, trans_a=False, trans_b=False, kernel=None):
     >>> B.matmul(a, B.asarray(np.ones((5, 4, 2), np.float32))).shape      # doctest: +SKIP
     (2, 5, 3, 2)
     """
-    a, b = _check(a, "matmul", "a"), _check(b, "matmul", "b")
+    a, b = _check_any(a, "matmul", "a"), _check_any(b, "matmul", "b")
     _same_dtype("matmul", a, b)
+    if a.dtype.kind == "b":   # or of ands, as numpy: counted in int32, then != 0
+        from .typed import astype
+        y = matmul(astype(a, np.int32), astype(b, np.int32), trans_a, trans_b, kernel)
+        return astype(y, np.bool_)
+    if a.dtype.kind in "iu":
+        kernel = "naive"     # integers: exact, wrapping around as numpy's
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(f"matmul: need operands of at least 2 dims, got {a.shape} and {b.shape}")
     M, Ka = a.shape[-2:][::-1] if trans_a else a.shape[-2:]
