@@ -1778,7 +1778,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     integers = a.dtype.kind in "iub" and b.dtype.kind in "iub"  # exact, no gradient to carry
     if not integers and (a.dtype not in _GRAD_FLOATS or b.dtype not in _GRAD_FLOATS):
         raise TypeError(f"matmul needs float tensors, got {a.dtype} and {b.dtype}")
-    if a.dtype != b.dtype:  # float16 with float32: float32, as torch promotes
+    if a.dtype != b.dtype:  # float16 with float32: float32, int32 with int64: int64 (torch)
         dt = np.promote_types(a.dtype, b.dtype)
         a, b = a.to(dtype=dt), b.to(dtype=dt)
     ka = a.shape[-1]
