@@ -66,3 +66,19 @@ REDUCE(sum, ADD, 0)
 REDUCE(max, MAX, LOWEST)
 REDUCE(min, MIN, HIGHEST)
 REDUCE(prod, MUL, 1)
+
+/* Cumulative sums along rows of an (M, L) array, one work-item per row, in order (reverse:
+ * from the end), so float sums round exactly as numpy's sequential cumsum. */
+__kernel void cumsum_rows_kernel(__global real *out, __global const real *in, const int L,
+                                 const int M, const int reverse)
+{
+    const int row = get_global_id(0);
+    if (row >= M) return;
+    __global const real *x = in + (long)row * L;
+    __global real *y = out + (long)row * L;
+    real acc = 0;
+    if (!reverse)
+        for (int k = 0; k < L; ++k) { acc += x[k]; y[k] = acc; }
+    else
+        for (int k = L - 1; k >= 0; --k) { acc += x[k]; y[k] = acc; }
+}

@@ -365,3 +365,23 @@ def test_integer_matmul_on_the_device(dtype, sa, sb, rng):
         want = torch.tensor(a) @ torch.tensor(b)
         np.testing.assert_array_equal(got, want.numpy())
         assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("dtype", ["int8", "int64", "float32", "float64"])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cumsum_on_the_device_as_cpu(dtype, dim, rng):
+    x = (rng.standard_normal((3, 4, 5)) * 50).astype(dtype)
+    got = _both(lambda a: a.cumsum(dim), x)              # in order: floats round as numpy's
+    if dtype.startswith("int"):
+        want = torch.cumsum(torch.tensor(x), dim)          # small integers sum as int64
+        np.testing.assert_array_equal(got, want.numpy())
+        assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+        return
+    grads = []
+    for device in ("cpu", "opencl"):
+        a = mg.tensor(x, device=device, requires_grad=True)
+        (a.cumsum(dim) * mg.tensor(np.arange(60.0).reshape(3, 4, 5).astype(dtype),
+                                   device=device)).sum().backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])

@@ -47,7 +47,7 @@ from .nn import (
 )
 from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
 from .pool import avg_pool2d, avg_pool2d_vjp, max_pool2d, max_pool2d_vjp
-from .reduce import max, min, prod, sum, sum_to  # noqa: A004 - the ops' names
+from .reduce import cumsum, cumsum_vjp, max, min, prod, sum, sum_to  # noqa: A004 - the ops' names
 from .rules import elementwise, elementwise_vjp
 from .typed import accumulate_half, reduce_index, ufunc, via_float32
 
@@ -55,14 +55,13 @@ from .typed import accumulate_half, reduce_index, ufunc, via_float32
 # rounded back to float16 (torch's CPU does the same): no device needs cl_khr_fp16.
 (elementwise, elementwise_vjp, gt, ge, eq, where, clip, clip_vjp, sum, max, min, prod, sum_to,
  matmul, softmax, log_softmax, softmax_vjp, log_softmax_vjp, cross_entropy, cross_entropy_vjp,
- index_vjp, gather_vjp, ufunc, reduce_index) = map(via_float32, (  # noqa: A001
+ index_vjp, gather_vjp, ufunc, reduce_index, cumsum, cumsum_vjp) = map(via_float32, (  # noqa: A001
     elementwise, elementwise_vjp, gt, ge, eq, where, clip, clip_vjp, sum, max, min, prod, sum_to,
     matmul, softmax, log_softmax, softmax_vjp, log_softmax_vjp, cross_entropy, cross_entropy_vjp,
-    index_vjp, gather_vjp, ufunc, reduce_index))
+    index_vjp, gather_vjp, ufunc, reduce_index, cumsum, cumsum_vjp))
 accumulate = accumulate_half(accumulate)
 
 # Off the hot paths, computed on the host for now (host.py): each gets a kernel when it pays.
-cumsum, cumsum_vjp = on_host("cumsum"), on_host("cumsum_vjp")
 prod_vjp = on_host("prod_vjp")
 sort = on_host("sort")
 cumprod, cumprod_vjp = on_host("cumprod"), on_host("cumprod_vjp")

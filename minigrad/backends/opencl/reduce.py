@@ -19,6 +19,7 @@ from .device import (
     _max,
     _min,
     _round_up,
+    _run,
     full,
 )
 from .elementwise import transpose
@@ -98,6 +99,32 @@ def min(a, axis=None, keepdims=False):  # noqa: A001 - the op's name
 def prod(a, axis=None, keepdims=False):
     """np.prod(a, axis, keepdims=keepdims) in a's dtype (integers wrap around, as numpy's)."""
     return _reduce("prod", a, axis, keepdims)
+
+
+def _cumsum(a, axis: int, reverse: bool):
+    a = _check_any(a, "cumsum")
+    if a.ndim == 0 or a.size == 0:
+        return a.copy()
+    perm = [d for d in range(a.ndim) if d != axis] + [axis]
+    x = a if axis == a.ndim - 1 else transpose(a, perm)
+    L = a.shape[axis]
+    M = a.size // L
+    out = _empty(x.shape, a.dtype)
+    _run(_kernel_any("reduce.cl", "cumsum_rows_kernel", a.dtype), (M,), out.data, x.data,
+         _i(L), _i(M), _i(int(reverse)))
+    if axis == a.ndim - 1:
+        return out
+    return transpose(out, list(np.argsort(perm)))
+
+
+def cumsum(a, axis: int):
+    """np.cumsum(a, axis) in a's dtype (integers wrap around), summed in order as numpy does."""
+    return _cumsum(a, axis, False)
+
+
+def cumsum_vjp(g, axis: int):
+    """The gradient of cumsum: the reversed cumulative sum of g."""
+    return _cumsum(g, axis, True)
 
 
 def sum_to(g, shape):
