@@ -421,6 +421,14 @@ def rmsprop_step(p, g, s, lr, alpha, eps, weight_decay):
 
 
 # ---- recurrent layers: a GEMM per step (numpy's BLAS), the cell in one compiled pass ------------
+#
+# The steps run numpy's BLAS on one thread. A step's GEMM is small (batch x hidden x 4 hidden:
+# 2M multiply-adds at the benchmark's size) and alternates with the cell kernel; with two BLAS
+# threads the second one spins between the GEMMs and takes the core the cell needs. Measured on
+# the 2-core machines: the LSTM layer's forward 4.9 ms on one thread, 10 ms (best) to 54 ms
+# (median, loaded machine) on two. The weight gradient's one larger GEMM stays on one thread
+# too: waking the second thread for it cost more than it saved (backward 5.8 ms against 10.9 ms
+# at best).
 
 
 def lstm(gx, w_hh, h0, c0, reverse=False):
@@ -433,10 +441,11 @@ def lstm(gx, w_hh, h0, c0, reverse=False):
     gh = np.empty((n, h4), dt)
     w_t = w_hh.T
     h, c = h0, c0
-    for t in _ref._steps(steps, reverse):
-        np.matmul(h, w_t, out=gh)
-        _cpu.lstm_cell(gx[t], gh, c, acts[t], cs[t], y[t])
-        h, c = y[t], cs[t]
+    with blas.single_threaded():   # one BLAS thread: see above
+        for t in _ref._steps(steps, reverse):
+            np.matmul(h, w_t, out=gh)
+            _cpu.lstm_cell(gx[t], gh, c, acts[t], cs[t], y[t])
+            h, c = y[t], cs[t]
     y[steps] = c
     return y, (acts, cs, y, h0, c0, w_hh)
 
@@ -449,13 +458,14 @@ def lstm_vjp(g, saved, reverse=False):
     dh = np.zeros_like(h0)
     dc = np.array(g[steps])
     order = list(_ref._steps(steps, reverse))
-    for k in range(steps - 1, -1, -1):
-        t = order[k]
-        _cpu.lstm_cell_vjp(acts[t], c0 if k == 0 else cs[order[k - 1]], cs[t], g[t], dh, dc,
-                           da[t])
-        np.matmul(da[t], w_hh, out=dh)
-    prev = [h0[None], y[:steps - 1]] if not reverse else [y[1:steps], h0[None]]
-    dw = da.reshape(-1, 4 * hs).T @ np.concatenate(prev).reshape(-1, hs)
+    with blas.single_threaded():
+        for k in range(steps - 1, -1, -1):
+            t = order[k]
+            _cpu.lstm_cell_vjp(acts[t], c0 if k == 0 else cs[order[k - 1]], cs[t], g[t], dh,
+                               dc, da[t])
+            np.matmul(da[t], w_hh, out=dh)
+        prev = [h0[None], y[:steps - 1]] if not reverse else [y[1:steps], h0[None]]
+        dw = da.reshape(-1, 4 * hs).T @ np.concatenate(prev).reshape(-1, hs)
     return da, dw, dh, dc
 
 
@@ -473,10 +483,11 @@ def gru(gx, w_hh, b_hh, h0, reverse=False):
     gh = np.empty((n, h3), dt)
     w_t = w_hh.T
     h = h0
-    for t in _ref._steps(steps, reverse):
-        np.matmul(h, w_t, out=gh)
-        _cpu.gru_cell(gx[t], gh, bias, h, acts[t], ghn[t], y[t])
-        h = y[t]
+    with blas.single_threaded():
+        for t in _ref._steps(steps, reverse):
+            np.matmul(h, w_t, out=gh)
+            _cpu.gru_cell(gx[t], gh, bias, h, acts[t], ghn[t], y[t])
+            h = y[t]
     return y, (acts, ghn, y, h0, w_hh, b_hh is not None)
 
 
@@ -487,14 +498,15 @@ def gru_vjp(g, saved, reverse=False):
     dgx, dgh = np.empty_like(acts), np.empty_like(acts)
     dh, direct = np.zeros_like(h0), np.empty_like(h0)
     order = list(_ref._steps(steps, reverse))
-    for k in range(steps - 1, -1, -1):
-        t = order[k]
-        _cpu.gru_cell_vjp(acts[t], ghn[t], h0 if k == 0 else y[order[k - 1]], g[t], dh, dgx[t],
-                          dgh[t], direct)
-        np.matmul(dgh[t], w_hh, out=dh)
-        dh += direct
-    prev = [h0[None], y[:steps - 1]] if not reverse else [y[1:steps], h0[None]]
-    dw = dgh.reshape(-1, 3 * hs).T @ np.concatenate(prev).reshape(-1, hs)
+    with blas.single_threaded():
+        for k in range(steps - 1, -1, -1):
+            t = order[k]
+            _cpu.gru_cell_vjp(acts[t], ghn[t], h0 if k == 0 else y[order[k - 1]], g[t], dh,
+                              dgx[t], dgh[t], direct)
+            np.matmul(dgh[t], w_hh, out=dh)
+            dh += direct
+        prev = [h0[None], y[:steps - 1]] if not reverse else [y[1:steps], h0[None]]
+        dw = dgh.reshape(-1, 3 * hs).T @ np.concatenate(prev).reshape(-1, hs)
     return dgx, dw, dgh.sum((0, 1)) if has_bias else None, dh
 
 
