@@ -142,7 +142,8 @@ def accumulate_half(accumulate):
 
 def _copy_over(dst, src):
     """dst's buffer := src's (same size), a device-to-device copy."""
-    _cl().enqueue_copy(_queue(), dst.data, src.data, byte_count=src.nbytes)
+    _cl().enqueue_copy(_queue(), dst.base_data, src.data, byte_count=src.nbytes,
+                       dst_offset=dst.offset)
 
 
 # ---- elementwise without a gradient ----------------------------------------------------------
@@ -180,7 +181,8 @@ def ufunc(name: str, *xs):
                    (float(np.float16(x)) if isinstance(x, float) else x) for x in xs)
         dt = _F32
     if dt is None or (dt.kind == "f" and name in _INT_ONLY) or \
-            (dt not in _FLOATS and dt not in _CTYPES):
+            (dt not in _FLOATS and dt not in _CTYPES) or \
+            (dt == np.float64 and not runtime.has_fp64()):   # int64 == 0.5 compares in float64
         return on_host("ufunc")(name, *xs)
     arrays = [x for x in xs if _is_array(x)]
     shape = tuple(np.broadcast_shapes(*[x.shape for x in arrays]))
