@@ -1239,6 +1239,73 @@ add("idiom.sequential", lambda T, x, dev: T.nn.Sequential(T.nn.ReLU(), T.nn.Tanh
                                                           T.nn.Flatten()).to(dev)(x), R(2, 3, 4))
 
 
+# -- argument spellings and edge values an outside suite reaches for
+add("edge.sum_axis_alias", lambda T, x: x.sum(axis=1, keepdims=True), R(3, 4))
+add("edge.squeeze_dims_tuple", lambda T, x: x.squeeze((0, 2)), R(1, 3, 1, 2))
+add("edge.unsqueeze_kw", lambda T, x: x.unsqueeze(dim=-1), R(3))
+add("edge.transpose_kw", lambda T, x: x.transpose(dim0=0, dim1=1), R(2, 3))
+add("edge.flatten_kw", lambda T, x: T.flatten(x, start_dim=1), R(2, 3, 4))
+add("edge.view_size", lambda T, x: x.view(T.Size([4, 6])) if hasattr(T, "Size")
+    else x.view((4, 6)), R(2, 3, 4))
+add("edge.chunk_default_dim", lambda T, x: x.chunk(3), R(6, 2))
+add("edge.argmin_keepdim", lambda T, x: x.argmin(dim=1, keepdim=True), D(3, 4))
+add("edge.prod_neg_dim", lambda T, x: x.prod(-1), R(3, 4))
+add("edge.cumsum_neg_dim", lambda T, x: x.cumsum(-1), R(3, 4))
+add("edge.cumprod_neg_dim", lambda T, x: x.cumprod(dim=-1), R(3, 4))
+add("edge.logsumexp_neg_inf", lambda T, x: x.logsumexp(1), A([[-np.inf, -np.inf], [0.0, 1.0]]),
+    grad=False)
+add("edge.var_correction0_single", lambda T, x: x.var(correction=0), R(1))
+add("edge.stack_int", lambda T, a, b: T.stack([a, b], 1), IT([1, 2]), IT([3, 4]))
+add("edge.cat_bool", lambda T, a, b: T.cat([a, b]), B(3), B(2))
+add("edge.where_bcast_cond", lambda T, c, x, y: T.where(c, x, y), B(3, 1), R(3, 4), R(4))
+add("edge.bool_list_index", lambda T, x: x[[True, False, True]], R(3, 2))
+add("edge.slice_iadd", lambda T, x: _slice_iadd(T, x), R(4, 3), grad=False)
+add("edge.maximum_0d", lambda T, x: T.maximum(x, T.tensor(0.0)), NZ(3, 4))
+add("edge.clamp_0d_tensor_bound", lambda T, x: x.clamp(min=T.tensor(-0.5)), R(3, 4))
+add("edge.normalize_last", lambda T, x: F(T).normalize(x, dim=-1), R(3, 4))
+add("edge.interpolate_down", lambda T, x: F(T).interpolate(x, scale_factor=0.5), R(1, 2, 4, 6))
+add("edge.avg_pool_rect", lambda T, x: F(T).avg_pool2d(x, kernel_size=(2, 3)), R(1, 2, 4, 6))
+add("edge.max_pool_pad_ceil", lambda T, x: F(T).max_pool2d(x, 3, 2, padding=1, ceil_mode=True),
+    D(1, 1, 6, 7))
+add("edge.conv2d_everything", lambda T, x, w: F(T).conv2d(x, w, stride=2, padding=(1, 2),
+                                                          dilation=(2, 1), groups=2),
+    R(1, 4, 7, 6), R(4, 2, 3, 2), atol=1e-4)
+add("edge.cross_entropy_all_ignored", lambda T, x, y: F(T).cross_entropy(x, y), R(2, 3),
+    IT([-100, -100]), grad=False)
+add("edge.nll_1d_input", lambda T, x, y: F(T).nll_loss(x, y), R(5), IT(2))
+add("edge.smooth_l1_beta0", lambda T, x, y: F(T).smooth_l1_loss(x, y, beta=0.0), R(3, 4),
+    R(3, 4))
+add("edge.huber_delta_sum", lambda T, x, y: F(T).huber_loss(x, y, reduction="sum", delta=0.5),
+    R(3, 4), R(3, 4))
+add("edge.mse_broadcast", lambda T, x, y: F(T).mse_loss(x, y), R(3, 4), R(4))
+add("edge.linspace_one", lambda T, dev: T.linspace(0, 1, 1, device=dev))
+add("edge.eye_index", lambda T, dev: T.eye(3, device=dev)[[0, 2]])
+add("edge.full_like_nan", lambda T, x: T.full_like(x, float("nan")), R(2), grad=False)
+add("edge.torch_softmax", lambda T, x: T.softmax(x, dim=1), R(2, 3))
+add("edge.relu_inplace_kw", lambda T, x: F(T).relu(x * 1.0, inplace=True), NZ(3, 4))
+add("edge.log_softmax_dtype", lambda T, x: F(T).log_softmax(x, dim=1, dtype=T.float64), R(2, 3))
+add("edge.softmax_dtype", lambda T, x: F(T).softmax(x, -1, dtype=T.float64), R(2, 3))
+add("edge.leaky_relu_positional", lambda T, x: F(T).leaky_relu(x, 0.1), NZ(3, 4))
+add("edge.dropout_positional", lambda T, x: F(T).dropout(x, 0.5, False), R(3, 4))
+add("edge.int_arange_step_view", lambda T, dev: T.arange(10, device=dev).view(2, 5)[:, ::2])
+add("edge.abs_int_func", lambda T, x: T.abs(x), IT([-3, 2]))
+add("edge.sum_int32_dtype", lambda T, x: x.sum(dtype=T.int32), IT([1, 2, 3]))
+add("edge.mean_dim_tuple_keepdim", lambda T, x: x.mean(dim=(0, 1), keepdim=True), R(2, 3, 4))
+add("edge.topk_sorted_false_values", lambda T, x: T.sort(T.topk(x, 3, sorted=False).values)
+    .values, D(8))
+add("edge.repeat_0d", lambda T, x: x.repeat(3), R())
+add("edge.expand_new_dims", lambda T, x: x.expand(2, 3, 4), R(4))
+add("edge.index_negative_list", lambda T, x: x[[-1, 0]], R(3, 2))
+add("edge.index_tensor_negative", lambda T, x, i: x[:, i], R(3, 4), IT([-1, -4]))
+add("edge.gather_negative_dim", lambda T, x, i: x.gather(-1, i), R(3, 4), IT([[0], [3], [1]]))
+
+
+def _slice_iadd(T, x):
+    x[1:3] += 1
+    x[:, 0] *= 2
+    return x
+
+
 def _linear_module(T, x, w, b, dev):
     m = T.nn.Linear(3, 4).to(dev)
     with T.no_grad():

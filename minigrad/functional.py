@@ -13,6 +13,7 @@ operators and ``F.*`` and it works on either.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -115,7 +116,15 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'minigrad.functional' has no attribute {name!r}")
 
 
-relu = _rule_function("relu")
+_relu = _rule_function("relu")
+
+
+def relu(x, inplace: bool = False):
+    """max(x, 0) (elementwise; Tensors, Scalars or arrays of Scalars); ``inplace`` as
+    Tensor.relu_."""
+    return x.relu_() if inplace and isinstance(x, Tensor) else _relu(x)
+
+
 sigmoid = _rule_function("sigmoid")
 tanh = _rule_function("tanh")
 exp = _rule_function("exp")
@@ -152,8 +161,11 @@ def mean(x, dim=None, keepdim=False):
     return x.mean(dim, keepdim)
 
 
-def softmax(x, dim: int = -1):
-    """e^x_i / sum_j e^x_j over ``dim``, computed stably (the max is subtracted first)."""
+def softmax(x, dim: int = -1, dtype=None):
+    """e^x_i / sum_j e^x_j over ``dim``, computed stably (the max is subtracted first);
+    ``dtype``: cast the input first (torch)."""
+    if dtype is not None and isinstance(x, Tensor):
+        x = x.to(dtype=dtype)
     if _is_scalars(x):
         m = np.vectorize(lambda s: s.data, otypes=[float])(x).max(axis=dim, keepdims=True)
         e = np.exp(x - m)
@@ -162,8 +174,10 @@ def softmax(x, dim: int = -1):
     return x.softmax(dim)
 
 
-def log_softmax(x, dim: int = -1):
-    """x_i - log sum_j e^x_j over ``dim``, stably."""
+def log_softmax(x, dim: int = -1, dtype=None):
+    """x_i - log sum_j e^x_j over ``dim``, stably; ``dtype``: cast the input first."""
+    if dtype is not None and isinstance(x, Tensor):
+        x = x.to(dtype=dtype)
     if _is_scalars(x):
         m = np.vectorize(lambda s: s.data, otypes=[float])(x).max(axis=dim, keepdims=True)
         z = x - m
@@ -648,10 +662,16 @@ def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002 - torch's na
     """Mean of (input - target)^2."""
     if not _is_scalars(input):
         _check_tensor(input, "mse_loss")
-        tshape = target.shape if hasattr(target, "shape") else ()
-        if tuple(tshape) != input.shape:
-            raise Fn.ShapeError(f"mse_loss: input shape {input.shape} != target shape "
-                             f"{tuple(tshape)}")
+        tshape = tuple(target.shape if hasattr(target, "shape") else ())
+        if tshape != input.shape:
+            try:   # torch broadcasts, with a warning (usually a bug in the caller's shapes)
+                np.broadcast_shapes(tshape, input.shape)
+            except ValueError:
+                raise Fn.ShapeError(f"mse_loss: input shape {input.shape} and target shape "
+                                    f"{tshape} cannot be broadcast together") from None
+            warnings.warn(f"mse_loss: target size {tshape} differs from input size "
+                          f"{input.shape}; they are broadcast, which is likely wrong",
+                          UserWarning, stacklevel=2)
     d = input - target
     sq = d * d
     if reduction == "none":

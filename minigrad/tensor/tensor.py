@@ -864,6 +864,8 @@ class Tensor(TensorBase):
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             # tensor bounds (broadcasting): min(max(x, lo), hi) by where, so the gradient goes
             # to x inside the bounds and to the bound that was taken outside them (torch)
+            min, max = (_zero_dim_to(b, self.device) if isinstance(b, Tensor) else b
+                        for b in (min, max))
             out = self if min is None else where(self < min, min, self)
             return out if max is None else where(out > max, max, out)
         if self.dtype.kind in "iub":
@@ -879,18 +881,27 @@ class Tensor(TensorBase):
 
     # ---- reductions ------------------------------------------------------------------------
 
-    def sum(self, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
-        """Sum over ``dim`` (an int, a tuple, or None for all), like torch.sum; ``dtype``: cast
-        first (integers and bool sum as int64, as torch)."""
+    def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None,
+            keepdims=None) -> Tensor:
+        """Sum over ``dim`` (an int, a tuple, or None for all), like torch.sum (numpy's ``axis``
+        and ``keepdims`` too); ``dtype``: cast first and sum in it (without one, integers and
+        bool sum as int64, as torch)."""
+        dim, keepdim = (dim if axis is None else axis), (keepdim if keepdims is None
+                                                        else keepdims)
+        x = self
         if dtype is not None:
-            return self.to(dtype=dtype).sum(dim, keepdim)
-        if self.dtype.kind in "bu" or self.dtype in (np.int8, np.int16, np.int32):
-            return self.to(dtype=np.int64).sum(dim, keepdim)
-        axes = _norm_axes(dim, self.ndim) if self.ndim else None
-        return Fn.Sum.apply(self, axes=axes, keepdim=keepdim)
+            x = self.to(dtype=dtype)
+        elif self.dtype.kind in "bu" or self.dtype in (np.int8, np.int16, np.int32):
+            x = self.to(dtype=np.int64)
+        axes = _norm_axes(dim, x.ndim) if x.ndim else None
+        out = Fn.Sum.apply(x, axes=axes, keepdim=keepdim)
+        return out if out.dtype == x.dtype else out.to(dtype=x.dtype)  # numpy's int32 sum: int64
 
-    def mean(self, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    def mean(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None,
+             keepdims=None) -> Tensor:
         """Mean over ``dim`` (an int, a tuple, or None for all); NaN over no elements."""
+        dim, keepdim = (dim if axis is None else axis), (keepdim if keepdims is None
+                                                        else keepdims)
         if dtype is not None:
             return self.to(dtype=dtype).mean(dim, keepdim)
         if self.dtype.kind != "f":
@@ -1001,6 +1012,7 @@ class Tensor(TensorBase):
         A composite of max, sub, exp, sum, log and add."""
         d = _norm_axes(dim, self.ndim)
         m = self.detach().amax(d, keepdim=True)
+        m = where(m.isinf(), 0.0, m)   # rows of -inf (or +inf): no inf - inf
         s = (self - m).exp().sum(d, keepdim=keepdim).log()
         return s + (m if keepdim else m.reshape(s.shape))
 
@@ -1378,12 +1390,12 @@ class Tensor(TensorBase):
         return self.permute(*reversed(range(self.ndim)))
 
     def squeeze(self, dim=None) -> Tensor:
+        """Drop the dims of size 1 (all, or those of ``dim``: an int or a tuple)."""
         if dim is None:
             return self.reshape(*[s for s in self.shape if s != 1])
-        d = _norm_axes(dim, self.ndim)[0]
-        if self.shape[d] != 1:
-            return self
-        return self.reshape(*self.shape[:d], *self.shape[d + 1:])
+        dims = _norm_axes(dim, self.ndim) if self.ndim else ()
+        return self.reshape(*[s for k, s in enumerate(self.shape)
+                              if not (k in dims and s == 1)])
 
     def unsqueeze(self, dim: int) -> Tensor:
         nd = self.ndim + 1

@@ -229,6 +229,15 @@ SEMANTICS = {
     "clamp_min and clamp_max": lambda T, i, f: (f.clamp_min(0.1), i.clamp_max(2)),
     "descending sort of uint8": lambda T, i, f: (i + 5).to(T.uint8).sort(1, descending=True),
     "descending sort of int64 ties": lambda T, i, f: (i % 3).sort(descending=True, stable=True),
+    "squeeze of a tuple of dims": lambda T, i, f: f.reshape(1, 2, 1, 3).squeeze((0, 2)),
+    "logsumexp of -inf rows": lambda T, i, f: T.tensor([[-float("inf")] * 2, [0.0, 1.0]])
+    .logsumexp(1),
+    "sum(dtype=int32) stays int32": lambda T, i, f: i.sum(dtype=T.int32),
+    "sum(axis=, keepdims=)": lambda T, i, f: f.sum(axis=1, keepdims=True),
+    "softmax(dtype=)": lambda T, i, f: (T.nn.functional.softmax(f, 1, dtype=T.float64),
+                                        T.nn.functional.log_softmax(f, dim=0, dtype=T.float64)),
+    "relu(inplace=True)": lambda T, i, f: T.nn.functional.relu(f * 1.0, inplace=True),
+    "mse_loss broadcasts": lambda T, i, f: T.nn.functional.mse_loss(f, f[0]),
 }
 
 
