@@ -123,8 +123,8 @@ def bench_conv(repeats: int, quick: bool) -> list[dict]:
                     torch.nn.functional.conv2d(px, pw, pb).backward(pg)
 
                 fns["torch"] = tc
-            return _vs_torch(name, fns, repeats, 2, 1, "-", None)
-        rows.append(run_case("conv", name, "ms", case))
+            return _vs_torch(name, fns, repeats, 2, 1, "<= 1.2x torch", 1.2)
+        rows.append(run_case("conv", name, "ms", case, "<= 1.2x torch"))
 
     pool_name = "max_pool2d 2x2 (64,32,24,24) fwd+bwd"
 
@@ -158,18 +158,14 @@ def bench_conv(repeats: int, quick: bool) -> list[dict]:
     cnn_name = "worksheet-4 CNN step, batch 64, 1x28x28, Adam"
 
     def cnn_case():
-        r = _vs_torch(cnn_name, cnn_step_fns(28, 64), repeats, 2, 1,
-                      "<= 1.5x torch (stretch 1.2x)", 1.5)
-        if r["ratio"] is not None:
-            r["note"] = f"stretch 1.2x {'met' if r['ratio'] <= 1.2 else 'not met'}"
-        return r
+        return _vs_torch(cnn_name, cnn_step_fns(28, 64), repeats, 2, 1, "<= 1.0x torch", 1.0)
 
-    rows.append(run_case("conv", cnn_name, "ms", cnn_case, "<= 1.5x torch (stretch 1.2x)"))
+    rows.append(run_case("conv", cnn_name, "ms", cnn_case, "<= 1.0x torch"))
 
     digits_name = "worksheet-4 CNN step, batch 32, 1x8x8 (digits), Adam"
     rows.append(run_case(
         "conv", digits_name, "ms",
-        lambda: _vs_torch(digits_name, cnn_step_fns(8, 32), repeats, 3, 5, "<= 1.5x torch",
-                          1.5),
-        "<= 1.5x torch"))
+        lambda: _vs_torch(digits_name, cnn_step_fns(8, 32), repeats, 3, 5, "<= 1.0x torch",
+                          1.0),
+        "<= 1.0x torch"))
     return rows
