@@ -9,14 +9,19 @@
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 typedef REAL_TYPE real;
+#define MG_CAT_(a, b) a##b
+#define MG_CAT(a, b) MG_CAT_(a, b)
+typedef MG_CAT(REAL_TYPE, 8) real8;
 #elif defined(REAL_IS_DOUBLE)
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double real;
 typedef double4 real4;
+typedef double8 real8;
 typedef double16 real16;
 #else
 typedef float real;
 typedef float4 real4;
+typedef float8 real8;
 typedef float16 real16;
 #endif
 #ifndef REAL_IS_INT

@@ -128,6 +128,36 @@ __kernel void name##_sv_kernel(__global OUT *out, const real x, __global const r
     out[i] = (OUT)(expr);                                                                      \
 }
 
+/* Comparisons of contiguous arrays, 8 elements a work-item in vector registers: PoCL did not
+ * vectorise the uchar stores of the one-element kernels (1M int64 ==: 3.3 -> 1.4 ms). A vector
+ * comparison gives -1 / 0, negated to bool's 1 / 0. */
+#define COMPARE8(name, OP)                                                                     \
+__kernel void name##_vv8_kernel(__global uchar *out, __global const real *a,                   \
+                                __global const real *b, const int n)                           \
+{                                                                                              \
+    const int i = get_global_id(0);                                                            \
+    if (8 * i + 8 <= n)                                                                        \
+        vstore8(convert_uchar8(-(vload8(i, a) OP vload8(i, b))), i, out);                      \
+    else                                                                                       \
+        for (int k = 8 * i; k < n; ++k) out[k] = a[k] OP b[k];                                 \
+}                                                                                              \
+__kernel void name##_vs8_kernel(__global uchar *out, __global const real *a, const real y,     \
+                                const int n)                                                   \
+{                                                                                              \
+    const int i = get_global_id(0);                                                            \
+    if (8 * i + 8 <= n)                                                                        \
+        vstore8(convert_uchar8(-(vload8(i, a) OP (real8)(y))), i, out);                        \
+    else                                                                                       \
+        for (int k = 8 * i; k < n; ++k) out[k] = a[k] OP y;                                    \
+}
+
+COMPARE8(equal, ==)
+COMPARE8(not_equal, !=)
+COMPARE8(less, <)
+COMPARE8(less_equal, <=)
+COMPARE8(greater, >)
+COMPARE8(greater_equal, >=)
+
 UFUNC(equal, uchar, x == y)
 UFUNC(not_equal, uchar, x != y)
 UFUNC(less, uchar, x < y)

@@ -57,6 +57,7 @@ _BOOL_OUT = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equ
              "isfinite")
 _INT_ONLY = ("bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
              "floor_divide", "remainder")
+_COMPARE8 = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
 _UNARY = ("logical_not", "invert", "isnan", "isinf", "isfinite")
 
 
@@ -202,7 +203,12 @@ def ufunc(name: str, *xs):
         return out
     if len(dims) == 1 and sa[0] == int(_is_array(a)) and sb[0] == int(_is_array(b)):
         # contiguous arrays of the output's shape and/or scalars: the index-free kernels
-        if _is_array(a) and _is_array(b):
+        if name in _COMPARE8 and _is_array(a):
+            k = _kernel_any("typed.cl", name + ("_vv8_kernel" if _is_array(b) else "_vs8_kernel"),
+                            dt)
+            _run1d(k, -(-n // 8), out.data, a.data, b.data if _is_array(b) else _scalar(b, dt),
+                   _i(n))
+        elif _is_array(a) and _is_array(b):
             _run1d(_kernel_any("typed.cl", name + "_vv_kernel", dt), n, out.data, a.data,
                    b.data, _i(n))
         elif _is_array(a):
