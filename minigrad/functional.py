@@ -1633,6 +1633,18 @@ def _normalise(d, var, eps, scale_shape=None, weight=None, bias=None):
     return y
 
 
+# Training-mode batch normalisation runs as one Function (the backend's batch_norm kernels) on
+# the backends that have them (cpu, reference) and for one float dtype throughout; elsewhere
+# (OpenCL, mixed dtypes) the composite below (mean, add, square, pow, mul), its reference.
+_BATCH_NORM_FUSED = True
+
+
+def _fused_batch_norm(x, weight, bias) -> bool:
+    return (_BATCH_NORM_FUSED and getattr(x.backend, "batch_norm", None) is not None
+            and x.dtype in (np.float32, np.float64)
+            and all(t is None or t.dtype == x.dtype for t in (weight, bias)))
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5):
     """Normalise each channel (dim 1) of (N, C, ...) to mean 0 and variance 1, then scale by
@@ -1662,11 +1674,19 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {input.shape}")
-        mean, d, var = _centred(input, axes)
+        if _fused_batch_norm(input, weight, bias):
+            stats: list = []
+            y = Fn.BatchNorm.apply(input, weight, bias, eps=eps, stats=stats)
+            mean, var = (Tensor._make(a, input.backend) for a in stats)
+        else:
+            mean, d, var = _centred(input, axes)
+            y = None
         if running_mean is not None:
             _blend_(running_mean, mean.reshape(c), momentum)
         if running_var is not None:
             _blend_(running_var, var.reshape(c) * (n / (n - 1)), momentum)
+        if y is not None:
+            return y
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation (training=False) needs running_mean and "

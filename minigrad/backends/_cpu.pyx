@@ -762,3 +762,80 @@ def gru_cell_vjp(const floating[:, ::1] acts, const floating[:, ::1] ghn,
                 dgh[b, hs + j] = dz
                 dgh[b, 2 * hs + j] = dn * r
                 dh_direct[b, j] = dht * z
+
+
+# ---- batch normalisation in training (cpu.batch_norm): x as (N, C, S), a channel's values are
+# the N rows of S; statistics accumulated in double ------------------------------------------------
+
+def bn_stats(const floating[:, :, ::1] x, floating[::1] mean, floating[::1] var):
+    """Per channel c: mean and the biased variance of x[:, c, :] (two passes: the variance
+    from the centred values, no cancellation)."""
+    cdef Py_ssize_t n = x.shape[0], nc = x.shape[1], s = x.shape[2], i, c, k
+    cdef double acc, m, d, cnt = <double>(n * s)
+    with nogil:
+        for c in range(nc):
+            acc = 0
+            for i in range(n):
+                for k in range(s):
+                    acc = acc + x[i, c, k]
+            m = acc / cnt
+            acc = 0
+            for i in range(n):
+                for k in range(s):
+                    d = x[i, c, k] - m
+                    acc = acc + d * d
+            mean[c] = <floating>m
+            var[c] = <floating>(acc / cnt)
+
+
+def bn_apply(const floating[:, :, ::1] x, const floating[::1] mean, const floating[::1] scale,
+             const floating[::1] shift, floating[:, :, ::1] y):
+    """y = (x - mean) scale + shift, per channel (scale = weight / sqrt(var + eps))."""
+    cdef Py_ssize_t n = x.shape[0], nc = x.shape[1], s = x.shape[2], i, c, k
+    cdef floating m, a, b
+    with nogil:
+        for i in range(n):
+            for c in range(nc):
+                m = mean[c]
+                a = scale[c]
+                b = shift[c]
+                for k in range(s):
+                    y[i, c, k] = (x[i, c, k] - m) * a + b
+
+
+def bn_vjp_sums(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
+                const floating[::1] mean, const floating[::1] invstd, floating[::1] sum_g,
+                floating[::1] sum_gx):
+    """Per channel: sum g and sum g xhat, xhat = (x - mean) invstd (recomputed, not stored)."""
+    cdef Py_ssize_t n = g.shape[0], nc = g.shape[1], s = g.shape[2], i, c, k
+    cdef double a, b
+    cdef floating m
+    with nogil:
+        for c in range(nc):
+            a = 0
+            b = 0
+            m = mean[c]
+            for i in range(n):
+                for k in range(s):
+                    a = a + g[i, c, k]
+                    b = b + g[i, c, k] * (x[i, c, k] - m)
+            sum_g[c] = <floating>a
+            sum_gx[c] = <floating>(b * invstd[c])
+
+
+def bn_vjp(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
+           const floating[::1] mean, const floating[::1] invstd, const floating[::1] k_,
+           const floating[::1] mg, const floating[::1] mgx, floating[:, :, ::1] dx):
+    """dx = k (g - mg - xhat mgx) per channel: k = weight invstd, mg = sum g / n,
+    mgx = sum g xhat / n, xhat = (x - mean) invstd."""
+    cdef Py_ssize_t n = g.shape[0], nc = g.shape[1], s = g.shape[2], i, c, k
+    cdef floating m, a, b, q, r
+    with nogil:
+        for i in range(n):
+            for c in range(nc):
+                m = mean[c]
+                a = k_[c]
+                b = mg[c]
+                q = invstd[c] * mgx[c]
+                for k in range(s):
+                    dx[i, c, k] = a * (g[i, c, k] - b - (x[i, c, k] - m) * q)

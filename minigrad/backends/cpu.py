@@ -511,3 +511,43 @@ def gru_vjp(g, saved, reverse=False):
 
 
 gru.__doc__, gru_vjp.__doc__ = _ref.gru.__doc__, _ref.gru_vjp.__doc__
+
+
+# ---- batch normalisation in training: three passes forward, two backward ------------------------
+
+
+def _nc_s(a):
+    n, c = a.shape[:2]
+    return _c(a).reshape(n, c, -1)
+
+
+def batch_norm(x, weight, bias, eps):
+    dt = x.dtype
+    x3 = _nc_s(x)
+    c = x3.shape[1]
+    mean, var = np.empty(c, dt), np.empty(c, dt)
+    _cpu.bn_stats(x3, mean, var)
+    invstd = (1 / np.sqrt(var.astype(np.float64) + eps)).astype(dt)
+    scale = invstd if weight is None else _c(invstd * weight.astype(dt, copy=False))
+    shift = np.zeros(c, dt) if bias is None else _c(bias.astype(dt, copy=False))
+    y = np.empty_like(x3)
+    _cpu.bn_apply(x3, mean, scale, shift, y)
+    return y.reshape(x.shape), mean, var, (x3, mean, invstd, scale, weight is not None)
+
+
+def batch_norm_vjp(g, saved, need_x=True, need_w=True, need_b=True):
+    x3, mean, invstd, scale, has_w = saved
+    g3 = _nc_s(g.astype(x3.dtype, copy=False))
+    c = x3.shape[1]
+    n = x3.size // builtins.max(c, 1)   # (max is the protocol's here)
+    sum_g, sum_gx = np.empty(c, x3.dtype), np.empty(c, x3.dtype)
+    _cpu.bn_vjp_sums(g3, x3, mean, invstd, sum_g, sum_gx)
+    dx = None
+    if need_x:
+        dx = np.empty_like(x3)
+        _cpu.bn_vjp(g3, x3, mean, invstd, scale, sum_g / n, sum_gx / n, dx)
+        dx = dx.reshape(g.shape)
+    return dx, sum_gx if need_w and has_w else None, sum_g if need_b else None
+
+
+batch_norm.__doc__, batch_norm_vjp.__doc__ = _ref.batch_norm.__doc__, _ref.batch_norm_vjp.__doc__

@@ -763,3 +763,44 @@ def gru_vjp(g, saved, reverse=False):
     dw = dgh.reshape(-1, 3 * hs).T @ np.concatenate(prev).reshape(-1, hs)
     db = dgh.sum((0, 1)) if has_bias else None
     return dgx, dw, db, dh
+
+
+# ---- batch normalisation in training: batch statistics and the closed-form backward -------------
+
+
+def _bn_axes(x):
+    return (0, *range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def batch_norm(x, weight, bias, eps):
+    """Batch normalisation of x (N, C, ...) with the batch's statistics, per channel (dim 1):
+    mean, the biased variance var, y = (x - mean) / sqrt(var + eps) * weight + bias (weight and
+    bias (C,) or None). Returns (y, mean, var, saved), saved for :func:`batch_norm_vjp`."""
+    axes, shape = _bn_axes(x)
+    mean = x.mean(axes)
+    d = x - mean.reshape(shape)
+    var = (d * d).mean(axes)
+    invstd = (1 / np.sqrt(var + eps)).astype(x.dtype)
+    xhat = d * invstd.reshape(shape)
+    y = xhat if weight is None else xhat * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y.astype(x.dtype, copy=False), mean, var, (xhat, invstd, weight)
+
+
+def batch_norm_vjp(g, saved, need_x=True, need_w=True, need_b=True):
+    """The gradient of :func:`batch_norm` through the statistics too, in closed form: with
+    xhat = (x - mean) invstd and n values per channel, d bias = sum g, d weight = sum g xhat,
+    dx = weight invstd (g - d bias / n - xhat d weight / n). Returns (dx, d weight, d bias),
+    None where not needed (d weight and d bias are None without weight, bias)."""
+    xhat, invstd, weight = saved
+    axes, shape = _bn_axes(xhat)
+    n = xhat.size // xhat.shape[1] if xhat.shape[1] else 0   # (max is the protocol's)
+    db = g.sum(axes)
+    dw = (g * xhat).sum(axes)
+    dx = None
+    if need_x:
+        k = invstd if weight is None else invstd * weight
+        dx = k.reshape(shape) * (g - (db / n).reshape(shape) - xhat * (dw / n).reshape(shape))
+        dx = dx.astype(xhat.dtype, copy=False)
+    return dx, dw if need_w and weight is not None else None, db if need_b else None

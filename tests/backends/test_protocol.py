@@ -1441,3 +1441,45 @@ def test_gru_and_gru_vjp(backend, steps, n, hs, reverse, bias, dtype):
             assert not bias
             continue
         check(backend, got, ref.astype(dtype), rtol=tol, atol=tol)
+
+
+# ---- batch normalisation in training -------------------------------------------------------------
+
+
+@dtype_params
+@pytest.mark.parametrize("shape", [(4, 3, 5, 7), (7, 2), (3, 5, 1), (2, 1, 3, 3)], ids=str)
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_and_batch_norm_vjp(backend, shape, affine, dtype):
+    """cpu and reference compute training-mode batch normalisation in one call; OpenCL has no
+    such function and runs the composite (minigrad.functional.batch_norm)."""
+    if not hasattr(backend, "batch_norm"):
+        assert backend.name == "opencl"
+        return
+    x = randn(*shape, dtype=dtype, seed=1) * 3 + 2
+    w, b = randn(shape[1], dtype=dtype, seed=2), randn(shape[1], dtype=dtype, seed=3)
+    axes = (0, *range(2, len(shape)))
+    bshape = (1, shape[1]) + (1,) * (len(shape) - 2)
+    x64 = f64(x)
+    mean, var = x64.mean(axes), x64.var(axes)
+
+    def fwd(x, w, b):
+        xh = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + 1e-5)
+        return xh * w.reshape(bshape) + b.reshape(bshape)
+    w64, b64 = (f64(w), f64(b)) if affine else (np.ones(shape[1]), np.zeros(shape[1]))
+    y, m, v, saved = backend.batch_norm(backend.asarray(x), backend.asarray(w) if affine else None,
+                                        backend.asarray(b) if affine else None, 1e-5)
+    check(backend, y, fwd(x64, w64, b64).astype(dtype), loose=True)
+    check(backend, m, mean.astype(dtype), loose=True)
+    check(backend, v, var.astype(dtype), loose=True)
+    g = randn(*shape, dtype=dtype, seed=4)
+    dx, dw, db = backend.batch_norm_vjp(backend.asarray(g), saved, True, True, True)
+    want = fd_vjp(fwd, [x64, w64, b64], f64(g))
+    tol = 1e-4 if dtype == np.float32 else 1e-7
+    check(backend, dx, want[0].astype(dtype), rtol=tol, atol=tol)
+    check(backend, db, want[2].astype(dtype), rtol=tol, atol=tol)
+    if affine:
+        check(backend, dw, want[1].astype(dtype), rtol=tol, atol=tol)
+    else:
+        assert dw is None
+    assert backend.batch_norm_vjp(backend.asarray(g), saved, False, False, False) == \
+        (None, None, None)

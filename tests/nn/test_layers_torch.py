@@ -82,6 +82,54 @@ def test_functional_batch_norm_matches_torch(rng):
     np.testing.assert_allclose(ours_rv.numpy(), trv.numpy(), atol=1e-12)
 
 
+@pytest.mark.parametrize("device", ["cpu", "reference"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind,shape,affine", [("2d", (4, 3, 5, 2), True), ("1d", (6, 3), True),
+                                               ("1d", (4, 3, 5), False)])
+def test_fused_batch_norm_equals_the_composite(rng, device, dtype, kind, shape, affine):
+    """One op, one rule: training-mode batch norm as one Function (the backends' batch_norm
+    kernels) gives the composite's outputs, gradients (input, weight, bias) and running
+    statistics, over two steps."""
+    results = []
+    for fused in (True, False):
+        F._BATCH_NORM_FUSED = fused
+        try:
+            m = (nn.BatchNorm2d if kind == "2d" else nn.BatchNorm1d)(3, affine=affine)
+            m = m.to(device).to(dtype=dtype)
+            if affine:
+                m.weight.data = m.weight.backend.asarray(np.array([0.5, 1.5, 2.0], dtype))
+                m.bias.data = m.bias.backend.asarray(np.array([-1.0, 0.0, 1.0], dtype))
+            got = []
+            for step in range(2):
+                m.zero_grad()
+                r = np.random.default_rng(step)
+                x = minigrad.tensor((r.standard_normal(shape) * 3 + 1).astype(dtype),
+                                    requires_grad=True, device=device)
+                y = m(x)
+                (y * minigrad.tensor(r.standard_normal(shape).astype(dtype), device=device)
+                 ).sum().backward()
+                got += [y.numpy(), x.grad.numpy(), m.running_mean.numpy(),
+                        m.running_var.numpy()]
+                got += [m.weight.grad.numpy(), m.bias.grad.numpy()] if affine else []
+            results.append(got)
+        finally:
+            F._BATCH_NORM_FUSED = True
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for a, b in zip(*results):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(a, b, **tol)
+
+
+def test_fused_batch_norm_matches_torch_at_the_benchmark_size(rng):
+    """float32 BatchNorm2d(32) on (64, 32, 24, 24), the benchmark CNN's second layer."""
+    m, tm = nn.BatchNorm2d(32), torch.nn.BatchNorm2d(32)
+    with torch.no_grad():
+        tm.weight.uniform_(0.5, 1.5)
+        tm.bias.uniform_(-1, 1)
+    compare(m, tm, [(rng.standard_normal((64, 32, 24, 24)) * 2 + 1).astype(np.float32)],
+            atol=1e-5, rtol=1e-4)
+
+
 # ---- LayerNorm, GroupNorm ------------------------------------------------------------------------
 
 
