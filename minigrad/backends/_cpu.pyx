@@ -767,23 +767,64 @@ def gru_cell_vjp(const floating[:, ::1] acts, const floating[:, ::1] ghn,
 # ---- batch normalisation in training (cpu.batch_norm): x as (N, C, S), a channel's values are
 # the N rows of S; statistics accumulated in double ------------------------------------------------
 
+# The per-plane sums in C: an OpenMP simd reduction lets the compiler keep several partial sums
+# in a vector (a plain loop adds one element after the other, each add waiting for the last: 3x
+# slower, measured). Accumulated in double.
+cdef extern from *:
+    """
+    #define MG_BN_SUMS(T)                                                                   \
+    static double mg_sum_##T(const T *x, Py_ssize_t n) {                                    \
+        double a = 0;                                                                       \
+        _Pragma("omp simd reduction(+:a)")                                                  \
+        for (Py_ssize_t i = 0; i < n; i++) a += x[i];                                       \
+        return a;                                                                           \
+    }                                                                                       \
+    static double mg_sumsq_##T(const T *x, Py_ssize_t n, double m) {                        \
+        double a = 0;                                                                       \
+        _Pragma("omp simd reduction(+:a)")                                                  \
+        for (Py_ssize_t i = 0; i < n; i++) { double d = x[i] - m; a += d * d; }             \
+        return a;                                                                           \
+    }                                                                                       \
+    static void mg_sum_gx_##T(const T *g, const T *x, Py_ssize_t n, double m, double *sg,   \
+                              double *sgx) {                                                \
+        double a = 0, b = 0;                                                                \
+        _Pragma("omp simd reduction(+:a,b)")                                                \
+        for (Py_ssize_t i = 0; i < n; i++) { a += g[i]; b += g[i] * (x[i] - m); }           \
+        *sg += a; *sgx += b;                                                                \
+    }
+    MG_BN_SUMS(float)
+    MG_BN_SUMS(double)
+    """
+    double mg_sum_float(const float *x, Py_ssize_t n) noexcept nogil
+    double mg_sum_double(const double *x, Py_ssize_t n) noexcept nogil
+    double mg_sumsq_float(const float *x, Py_ssize_t n, double m) noexcept nogil
+    double mg_sumsq_double(const double *x, Py_ssize_t n, double m) noexcept nogil
+    void mg_sum_gx_float(const float *g, const float *x, Py_ssize_t n, double m, double *sg,
+                         double *sgx) noexcept nogil
+    void mg_sum_gx_double(const double *g, const double *x, Py_ssize_t n, double m, double *sg,
+                          double *sgx) noexcept nogil
+
+
 def bn_stats(const floating[:, :, ::1] x, floating[::1] mean, floating[::1] var):
     """Per channel c: mean and the biased variance of x[:, c, :] (two passes: the variance
     from the centred values, no cancellation)."""
-    cdef Py_ssize_t n = x.shape[0], nc = x.shape[1], s = x.shape[2], i, c, k
-    cdef double acc, m, d, cnt = <double>(n * s)
+    cdef Py_ssize_t n = x.shape[0], nc = x.shape[1], s = x.shape[2], i, c
+    cdef double acc, m, cnt = <double>(n * s)
+    if s == 0:
+        mean[:] = float("nan")
+        var[:] = float("nan")
+        return
     with nogil:
         for c in range(nc):
             acc = 0
             for i in range(n):
-                for k in range(s):
-                    acc = acc + x[i, c, k]
+                acc = acc + (mg_sum_float(&x[i, c, 0], s) if floating is float
+                             else mg_sum_double(&x[i, c, 0], s))
             m = acc / cnt
             acc = 0
             for i in range(n):
-                for k in range(s):
-                    d = x[i, c, k] - m
-                    acc = acc + d * d
+                acc = acc + (mg_sumsq_float(&x[i, c, 0], s, m) if floating is float
+                             else mg_sumsq_double(&x[i, c, 0], s, m))
             mean[c] = <floating>m
             var[c] = <floating>(acc / cnt)
 
@@ -807,18 +848,21 @@ def bn_vjp_sums(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
                 const floating[::1] mean, const floating[::1] invstd, floating[::1] sum_g,
                 floating[::1] sum_gx):
     """Per channel: sum g and sum g xhat, xhat = (x - mean) invstd (recomputed, not stored)."""
-    cdef Py_ssize_t n = g.shape[0], nc = g.shape[1], s = g.shape[2], i, c, k
+    cdef Py_ssize_t n = g.shape[0], nc = g.shape[1], s = g.shape[2], i, c
     cdef double a, b
-    cdef floating m
+    if s == 0:
+        sum_g[:] = 0
+        sum_gx[:] = 0
+        return
     with nogil:
         for c in range(nc):
             a = 0
             b = 0
-            m = mean[c]
             for i in range(n):
-                for k in range(s):
-                    a = a + g[i, c, k]
-                    b = b + g[i, c, k] * (x[i, c, k] - m)
+                if floating is float:
+                    mg_sum_gx_float(&g[i, c, 0], &x[i, c, 0], s, mean[c], &a, &b)
+                else:
+                    mg_sum_gx_double(&g[i, c, 0], &x[i, c, 0], s, mean[c], &a, &b)
             sum_g[c] = <floating>a
             sum_gx[c] = <floating>(b * invstd[c])
 
