@@ -1300,6 +1300,98 @@ add("edge.index_tensor_negative", lambda T, x, i: x[:, i], R(3, 4), IT([-1, -4])
 add("edge.gather_negative_dim", lambda T, x, i: x.gather(-1, i), R(3, 4), IT([[0], [3], [1]]))
 
 
+# -- a third batch: modules, empty dims, integer and float16 details, more options
+add("more.var_empty", lambda T, x: x.var(1), R(2, 0), grad=False)
+add("more.std_one", lambda T, x: x.std(0), R(1, 3), grad=False)
+add("more.logsumexp_empty", lambda T, x: x.logsumexp(1), R(2, 0), grad=False)
+add("more.argmax_empty_raises", lambda T, x: x.argmax(), R(0), raises=IndexError)
+add("more.amax_empty_raises", lambda T, x: x.amax(0), R(0, 3), raises=IndexError)
+add("more.amax_nonempty_dim_of_empty", lambda T, x: x.amax(1), R(0, 3), grad=False)
+add("more.argmax_nonempty_dim_of_empty", lambda T, x: x.argmax(1), R(0, 3))
+add("more.prod_empty_dim", lambda T, x: x.prod(1), R(2, 0))
+add("more.cumprod_empty", lambda T, x: x.cumprod(0), R(0))
+add("more.nn_maxpool_indices", lambda T, x, dev: T.nn.MaxPool2d(2, return_indices=True).to(dev)(x),
+    D(1, 2, 4, 4))
+add("more.nn_avgpool_exclude", lambda T, x, dev: T.nn.AvgPool2d(
+    3, stride=2, padding=1, count_include_pad=False).to(dev)(x), R(1, 2, 5, 5))
+add("more.nn_adaptive_avg", lambda T, x, dev: T.nn.AdaptiveAvgPool2d((2, 3)).to(dev)(x),
+    R(1, 2, 5, 7))
+add("more.nn_adaptive_max", lambda T, x, dev: T.nn.AdaptiveMaxPool2d(2).to(dev)(x),
+    D(1, 2, 5, 5))
+add("more.nn_upsample_bilinear", lambda T, x, dev: T.nn.Upsample(
+    scale_factor=2, mode="bilinear", align_corners=True).to(dev)(x), R(1, 1, 3, 3))
+add("more.nn_dropout2d_eval", lambda T, x, dev: T.nn.Dropout2d(0.5).to(dev).eval()(x),
+    R(1, 2, 3, 3))
+add("more.nn_l1loss", lambda T, x, y, dev: T.nn.L1Loss(reduction="sum").to(dev)(x, y), R(3, 4),
+    R(3, 4))
+add("more.nn_smoothl1", lambda T, x, y, dev: T.nn.SmoothL1Loss(beta=0.5).to(dev)(x, y), R(3, 4),
+    R(3, 4))
+add("more.nn_huber", lambda T, x, y, dev: T.nn.HuberLoss(delta=0.7).to(dev)(x, y), R(3, 4),
+    R(3, 4))
+add("more.nn_kldiv", lambda T, x, y, dev: T.nn.KLDivLoss(reduction="batchmean").to(dev)(
+    F(T).log_softmax(x, 1), F(T).softmax(y, 1)), R(3, 4), nograd(R(3, 4)))
+add("more.nn_nllloss_weight", lambda T, x, y, w, dev: T.nn.NLLLoss(weight=w).to(dev)(x, y),
+    R(4, 5), IT([1, 0, 4, 2]), nograd(P(5)))
+add("more.nn_bceloss", lambda T, x, y, dev: T.nn.BCELoss().to(dev)(x.sigmoid(), y), R(3, 4),
+    nograd(R(3, 4, lo=0, hi=1)))
+add("more.nn_ce_weight_ignore", lambda T, x, y, w, dev: T.nn.CrossEntropyLoss(
+    weight=w, ignore_index=2).to(dev)(x, y), R(4, 5), IT([1, 2, 4, 2]), nograd(P(5)))
+add("more.sdpa_mask_bcast", lambda T, q, k, v, m: F(T).scaled_dot_product_attention(
+    q, k, v, attn_mask=m), R(2, 2, 3, 4), R(2, 2, 5, 4), R(2, 2, 5, 4),
+    A([[[[True, False, True, True, False]]]] * 2))
+add("more.conv_transpose1d_groups_dil", lambda T, x, w: F(T).conv_transpose1d(
+    x, w, groups=2, dilation=2, stride=2), R(1, 4, 5), R(4, 1, 3), atol=1e-4)
+add("more.adaptive_max_pool1d", lambda T, x: F(T).adaptive_max_pool1d(x, 3), D(2, 3, 7))
+add("more.max_pool1d_ceil", lambda T, x: F(T).max_pool1d(x, 2, ceil_mode=True), D(1, 2, 7))
+add("more.avg_pool1d_pad", lambda T, x: F(T).avg_pool1d(x, 3, stride=2, padding=1,
+                                                         count_include_pad=False), R(1, 2, 7))
+add("more.max_unpool1d", lambda T, x: F(T).max_unpool1d(*F(T).max_pool1d(
+    x, 2, return_indices=True), 2), D(1, 2, 6))
+add("more.interpolate_bilinear_frac", lambda T, x: F(T).interpolate(
+    x, scale_factor=1.5, mode="bilinear", align_corners=False), R(1, 1, 4, 4))
+add("more.einsum_bmm_t", lambda T, a, b: T.einsum("bij,bkj->bik", a, b), R(2, 3, 4), R(2, 5, 4))
+add("more.einsum_bcast_ellipsis", lambda T, a, b: T.einsum("...ij,jk->...ik", a, b),
+    R(2, 3, 4), R(4, 2))
+add("more.take_along_dim_none", lambda T, x, i: T.take_along_dim(x, i), R(3, 4), IT([0, 5, 11]))
+add("more.nonzero_1d", lambda T, x: (x > 0).nonzero(), R(6))
+add("more.scatter_reduce_kw", lambda T, x, i, s: x.scatter(1, i, s, reduce="add"),
+    nograd(R(3, 4)), IT([[0, 0], [2, 1], [3, 3]]), nograd(R(3, 2)))
+add("more.scatter_reduce_prod_self", lambda T, x, i, s: x.scatter_reduce(
+    1, i, s, "prod", include_self=True), R(3, 4), IT([[0, 0], [2, 1], [3, 3]]), R(3, 2))
+add("more.diagonal_negative", lambda T, x: x.diagonal(-1), R(4, 3))
+add("more.tril_rect_neg", lambda T, x: x.tril(-1), R(3, 5))
+add("more.meshgrid_three", lambda T, a, b, c: T.meshgrid(a, b, c, indexing="ij"), R(2), R(3),
+    R(4))
+add("more.one_hot_0d", lambda T, y: F(T).one_hot(y, 4), IT(2))
+add("more.arange_neg_step", lambda T, dev: T.arange(1, 0, -0.25, device=dev))
+add("more.eye_zero", lambda T, dev: T.eye(0, device=dev))
+add("more.full_empty", lambda T, dev: T.full((0, 2), 1.5, device=dev))
+add("more.randint_dtype", lambda T, dev: T.randint(0, 5, (3,), dtype=T.int32, device=dev).dtype)
+add("more.randn_requires_grad", lambda T, dev: T.randn(2, requires_grad=True, device=dev)
+    .requires_grad)
+add("more.tensor_bool_from_ints", lambda T, dev: T.tensor([0, 2, 1], dtype=T.bool, device=dev))
+add("more.tensor_from_uint8_np", lambda T, dev: T.tensor(np.array([1, 255], dtype=np.uint8),
+                                                         device=dev))
+add("more.from_numpy_int32", lambda T: T.from_numpy(np.array([1, 2], dtype=np.int32)))
+add("more.bool_add_bool", lambda T, a, b: a + b, B(4), B(4))
+add("more.bool_mul_bool", lambda T, a, b: a * b, B(4), B(4))
+add("more.bool_sub_raises", lambda T, a, b: a - b, B(4), B(4), raises=RuntimeError)
+add("more.float_invert_raises", lambda T, a: ~a, R(3), raises=(RuntimeError, TypeError))
+add("more.float_and_raises", lambda T, a, b: a & b, R(3), R(3), raises=(RuntimeError, TypeError))
+add("more.int_floordiv_zero_raises", lambda T, a: a // 0, IT([1, 2]), raises=RuntimeError)
+add("more.int_large_exact", lambda T, a: a + 1, IT([2 ** 53 + 1, -(2 ** 62)]))
+add("more.int8_wraps", lambda T, a: a * 3, IT([100, -100], "int8"))
+add("more.uint8_sub_wraps", lambda T, a: a - 1, IT([0, 5], "uint8"))
+add("more.half_exp", lambda T, a: a.exp(), In(R(4).array, "float16", False), atol=2e-3, rtol=2e-3)
+add("more.half_matmul", lambda T, a, b: a @ b, In(R(2, 3).array, "float16", False),
+    In(R(3, 2).array, "float16", False), atol=1e-2, rtol=1e-2)
+add("more.half_softmax", lambda T, a: a.softmax(-1), In(R(2, 4).array, "float16", False),
+    atol=2e-3, rtol=2e-3)
+add("more.half_mean", lambda T, a: a.mean(), In(R(8).array, "float16", False), atol=2e-3,
+    rtol=2e-3)
+add("more.half_grad", lambda T, a: (a.half() * 2).float(), R(3), atol=2e-3, rtol=2e-3)
+
+
 def _slice_iadd(T, x):
     x[1:3] += 1
     x[:, 0] *= 2

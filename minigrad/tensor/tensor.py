@@ -620,6 +620,9 @@ class Tensor(TensorBase):
         return _apply(_operand(other, self), self, rule=_ADD)
 
     def __sub__(self, other):
+        if self.dtype.kind == "b" and getattr(other, "dtype", None) == np.bool_:
+            raise _scans.DTypeError("subtraction of two bool tensors is not supported (torch); "
+                                    "use ^ or logical_xor")
         return _apply(self, other if type(other) is Tensor else _operand(other, self), rule=_SUB)
 
     def __rsub__(self, other):
@@ -844,11 +847,13 @@ class Tensor(TensorBase):
         if self.dtype.kind == "f" or isinstance(other, float) or (
                 isinstance(other, Tensor) and other.dtype.kind == "f"):
             return (self / other).floor()
+        _no_int_zero_division(other, "floor_divide")
         return self._nograd("floor_divide", other)  # integers: exact, rounding toward -inf
 
     def __mod__(self, other):  # self % other, Python's sign convention
         if self.dtype.kind in "biu" and (type(other) is int or (
                 isinstance(other, Tensor) and other.dtype.kind in "biu")):
+            _no_int_zero_division(other, "remainder")
             return self._nograd("remainder", other)  # integers stay integers, exact (torch)
         return apply_rule("remainder", self, other)
 
@@ -911,9 +916,9 @@ class Tensor(TensorBase):
         return Fn.Mean.apply(self, axes=axes, keepdim=keepdim)
 
     def _minmax(self, mode, dim, keepdim):
-        if self.numel() == 0:
-            raise ShapeError(f"{mode}() of an empty tensor (shape {self.shape})")
         axes = _norm_axes(dim, self.ndim) if self.ndim else None
+        if self.numel() == 0 and (axes is None or any(self.shape[a] == 0 for a in axes)):
+            raise _EmptyReduction(f"{mode}() over an empty dim (shape {self.shape}, dim {dim})")
         return Fn.Max.apply(self, axes=axes, keepdim=keepdim, mode=mode)
 
     def max(self, dim=None, keepdim: bool = False):
@@ -1011,6 +1016,8 @@ class Tensor(TensorBase):
         """log sum e^x over ``dim``, shifted by the (constant) max so no exp overflows.
         A composite of max, sub, exp, sum, log and add."""
         d = _norm_axes(dim, self.ndim)
+        if any(self.shape[a] == 0 for a in d):  # log of an empty sum: -inf (torch)
+            return self.sum(d, keepdim=keepdim) * 0.0 - float("inf")
         m = self.detach().amax(d, keepdim=True)
         m = where(m.isinf(), 0.0, m)   # rows of -inf (or +inf): no inf - inf
         s = (self - m).exp().sum(d, keepdim=keepdim).log()
@@ -1029,8 +1036,14 @@ class Tensor(TensorBase):
             axis = None
         else:
             axis = _norm_axes(dim, self.ndim)[0] if self.ndim else None
-        if name in ("argmax", "argmin") and self.numel() == 0:
-            raise ValueError(f"{name}() of an empty tensor")
+        if name in ("argmax", "argmin") and self.numel() == 0 and (
+                axis is None or self.shape[axis] == 0):
+            raise _EmptyReduction(f"{name}() of an empty tensor (shape {self.shape})")
+        if self.numel() == 0 and axis is not None and self.shape[axis]:  # an empty result
+            shape = [1 if k == axis else s for k, s in enumerate(self.shape)
+                     if keepdim or k != axis]
+            dt = np.int64 if name in ("argmax", "argmin") else np.bool_
+            return Tensor(np.zeros(shape, dt), device=self.device)
         return Tensor._make(self.backend.reduce_index(name, self.data, axis, keepdim),
                             self.backend)
 
@@ -1084,8 +1097,11 @@ class Tensor(TensorBase):
         idx = np.ascontiguousarray(idx % max(n, 1), dtype=np.int64)
         return Fn.Gather.apply(self, index=self.backend.asarray(idx), axis=d)
 
-    def take_along_dim(self, indices, dim: int) -> Tensor:
-        """torch.take_along_dim with a dim: :meth:`gather`."""
+    def take_along_dim(self, indices, dim=None) -> Tensor:
+        """torch.take_along_dim: :meth:`gather` along ``dim``; without one, of the flattened
+        tensor and indices."""
+        if dim is None:
+            return self.reshape(-1).gather(0, indices.reshape(-1))
         return self.gather(dim, indices)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
@@ -1707,6 +1723,18 @@ def _correction(unbiased, correction) -> int:
 def _zero_dim_to(t: Tensor, device: str) -> Tensor:
     """A 0-d CPU tensor goes with tensors of any device (torch treats it as a number)."""
     return t.to(device) if t.ndim == 0 and t.device == "cpu" else t
+
+
+class _EmptyReduction(ShapeError, IndexError):
+    """A reduction with no elements and no identity (max, argmax): torch raises RuntimeError or
+    IndexError; this is both (and a ValueError)."""
+
+
+def _no_int_zero_division(other, name: str) -> None:
+    """Integer division by zero raises, as torch ("ZeroDivisionError")."""
+    zero = other == 0 if not isinstance(other, Tensor) else bool((other == 0).any())
+    if zero:
+        raise _scans.ArgumentError(f"{name}: integer division by zero (ZeroDivisionError)")
 
 
 def _both_int(a: Tensor, b) -> bool:

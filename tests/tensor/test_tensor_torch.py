@@ -238,6 +238,10 @@ SEMANTICS = {
                                         T.nn.functional.log_softmax(f, dim=0, dtype=T.float64)),
     "relu(inplace=True)": lambda T, i, f: T.nn.functional.relu(f * 1.0, inplace=True),
     "mse_loss broadcasts": lambda T, i, f: T.nn.functional.mse_loss(f, f[0]),
+    "logsumexp over an empty dim": lambda T, i, f: f[:, :0].logsumexp(1),
+    "amax/argmax over a full dim of an empty tensor": lambda T, i, f: (f[:0].amax(1),
+                                                                       f[:0].argmax(1)),
+    "take_along_dim without dim": lambda T, i, f: T.take_along_dim(f, T.tensor([0, 5, 2])),
 }
 
 
@@ -278,6 +282,9 @@ def test_semantics_as_torch(name):
     lambda T, x: T.cat([x.sum(), x.sum()]),
     lambda T, x: x.add_(1),                                 # a leaf that requires grad
     lambda T, x: x.max(dim=1)[0][:0].max(),                 # empty
+    lambda T, x: x.long() // 0,                             # integer division by zero
+    lambda T, x: x.long() % T.tensor([1, 0, 2]),
+    lambda T, x: (x > 0) - (x > 1),                         # bool - bool
 ])
 def test_runtime_errors_as_torch(fn):
     """Where torch raises RuntimeError, minigrad raises one too (also its own ValueError or
