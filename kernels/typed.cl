@@ -213,11 +213,14 @@ __kernel void where_vvv_kernel(__global real *out, __global const COND_TYPE *con
 }
 #endif
 
-/* ---- argmax / argmin of each row of an (M, L) array ----------------------------------------
- * One work-item per (row, chunk of `chunk` elements): the first maximum of its chunk, NaN
- * winning as numpy's argmax (the first NaN). With idx_in the candidates are a previous pass's
- * (value, index) pairs, reduced the same way (the smallest index wins ties: chunks are in
- * order). get_global_id(0) = chunk, get_global_id(1) = row. */
+/* ---- argmax / argmin along one axis ---------------------------------------------------------
+ * The input is read as (outer, L, inner) with the reduced axis in the middle: row r = (o, i)
+ * holds the L elements at o * L * inner + i + k * inner, so no transpose is needed and
+ * neighbouring work-items (rows i, i + 1) read neighbouring elements. One work-item per (row,
+ * chunk of `chunk` elements): the first maximum of its chunk, NaN winning as numpy's argmax
+ * (the first NaN). With idx_in the candidates are a previous pass's (value, index) pairs
+ * (inner = 1), reduced the same way: the smallest index wins ties, as chunks are in order.
+ * get_global_id(0) = row, get_global_id(1) = chunk. */
 #ifdef REAL_IS_FLOAT
 #define ISNAN(v) isnan(v)
 #else
@@ -227,17 +230,18 @@ __kernel void where_vvv_kernel(__global real *out, __global const COND_TYPE *con
 #define ARGREDUCE(name, BETTER)                                                                \
 __kernel void name##_kernel(__global real *val_out, __global long *idx_out,                    \
                             __global const real *in, __global const long *idx_in,            \
-                            const int L, const int chunk, const int nchunks, const int M)    \
+                            const int L, const int inner, const int chunk, const int nchunks, \
+                            const int M)                                                       \
 {                                                                                              \
-    const int c = get_global_id(0), row = get_global_id(1);                                    \
+    const int row = get_global_id(0), c = get_global_id(1);                                    \
     if (c >= nchunks || row >= M) return;                                                      \
     const int start = c * chunk, stop = min(start + chunk, L);                                 \
-    __global const real *x = in + (long)row * L;                                               \
-    real best = x[start];                                                                      \
+    __global const real *x = in + (long)(row / inner) * L * inner + row % inner;              \
+    real best = x[(long)start * inner];                                                        \
     int at = start;                                                                            \
     if (!ISNAN(best))                                                                          \
         for (int k = start + 1; k < stop; ++k) {                                               \
-            const real v = x[k];                                                               \
+            const real v = x[(long)k * inner];                                                 \
             if (ISNAN(v)) { best = v; at = k; break; }                                         \
             if (BETTER(v, best)) { best = v; at = k; }                                         \
         }                                                                                      \

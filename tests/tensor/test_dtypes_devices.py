@@ -387,3 +387,15 @@ def test_cumsum_on_the_device_as_cpu(dtype, dim, rng):
                                    device=device)).sum().backward()
         grads.append(a.grad.numpy())
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("dtype", ["int16", "float32"])
+@pytest.mark.parametrize("dim", [None, 0, 1, 2])
+def test_argmax_argmin_any_axis_as_cpu(dtype, dim, rng):
+    x = rng.integers(-3, 4, (5, 300, 7)).astype(dtype)    # many ties: the first one wins
+    if dtype == "float32":
+        x[2, 100, 3] = x[4, 7, 0] = np.nan                  # the first NaN wins, as numpy
+    for keepdim in (False, True):
+        _both(lambda a: a.argmax(dim, keepdim=keepdim), x)
+        _both(lambda a: a.argmin(dim, keepdim=keepdim), x)

@@ -254,33 +254,28 @@ def where(cond, a, b):
 # ---- reductions to an index or a bool ----------------------------------------------------------
 
 
-def _rows_last(a, axis):
-    """(x, M, L, kept shape): a with ``axis`` (None: all) moved last, as an (M, L) array."""
-    from .elementwise import transpose
-    if axis is None:
-        return a.reshape((a.size,)), 1, a.size, ()
-    kept = tuple(s for d, s in enumerate(a.shape) if d != axis)
-    if axis != a.ndim - 1:
-        a = transpose(a, [d for d in range(a.ndim) if d != axis] + [axis])
-    M = int(np.prod(kept, dtype=np.int64))
-    return a, M, a.shape[-1], kept
-
-
 def _argreduce(name, a, axis, keepdims):
-    x, M, L, kept = _rows_last(a, axis)
-    k = _kernel_any("typed.cl", name + "_kernel", x.dtype)
-    vals, idx = x, None
+    """argmax / argmin over ``axis`` (None: all), read in place as (outer, L, inner)."""
+    if axis is None:
+        outer, L, inner, kept = 1, a.size, 1, ()
+    else:
+        kept = tuple(s for d, s in enumerate(a.shape) if d != axis)
+        outer = int(np.prod(a.shape[:axis], dtype=np.int64))
+        L, inner = a.shape[axis], int(np.prod(a.shape[axis + 1:], dtype=np.int64))
+    M = outer * inner
+    k = _kernel_any("typed.cl", name + "_kernel", a.dtype)
+    vals, idx = a, None
     # Chunks of >= 256 elements, enough of them to keep every compute unit busy.
     want = 8 * runtime.get_device().max_compute_units
     while True:
         nchunks = _max(1, _min(-(-want // _max(M, 1)), -(-L // 256)))
         chunk = -(-L // nchunks)
         nchunks = -(-L // chunk)
-        v_out = _empty((M * nchunks,), x.dtype)
+        v_out = _empty((M * nchunks,), a.dtype)
         i_out = _empty((M * nchunks,), np.int64)
-        _run(k, (nchunks, M), v_out.data, i_out.data, vals.data,
-             None if idx is None else idx.data, _i(L), _i(chunk), _i(nchunks), _i(M))
-        vals, idx, L = v_out, i_out, nchunks
+        _run(k, (M, nchunks), v_out.data, i_out.data, vals.data,
+             None if idx is None else idx.data, _i(L), _i(inner), _i(chunk), _i(nchunks), _i(M))
+        vals, idx, L, inner = v_out, i_out, nchunks, 1
         if nchunks == 1:
             break
     if keepdims:
