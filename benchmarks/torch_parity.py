@@ -1392,6 +1392,49 @@ add("more.half_mean", lambda T, a: a.mean(), In(R(8).array, "float16", False), a
 add("more.half_grad", lambda T, a: (a.half() * 2).float(), R(3), atol=2e-3, rtol=2e-3)
 
 
+# -- special values: NaN, inf, ties (where a wrong answer hides most easily)
+NANS = A([[1.0, np.nan, 3.0], [-1.0, 2.0, 0.5]])
+add("special.sort_nan", lambda T, x: x.sort(1), NANS, grad=False)
+add("special.sort_nan_desc", lambda T, x: x.sort(1, descending=True), NANS, grad=False)
+add("special.argmax_nan", lambda T, x: x.argmax(1), NANS)
+add("special.max_nan", lambda T, x: (x.max(), x.amax(1)), NANS, grad=False)
+add("special.max_dim_nan", lambda T, x: x.max(1), NANS, grad=False)
+add("special.maximum_nan", lambda T, x, y: T.maximum(x, y), NANS, A([2.0, 2.0, 2.0]), grad=False)
+add("special.clamp_nan", lambda T, x: x.clamp(0, 1), NANS, grad=False)
+add("special.relu_nan", lambda T, x: x.relu(), NANS, grad=False)
+add("special.cumsum_nan", lambda T, x: x.cumsum(1), NANS, grad=False)
+add("special.sum_nan", lambda T, x: x.sum(1), NANS, grad=False)
+add("special.topk_nan", lambda T, x: x.topk(1), NANS, grad=False)
+add("special.cummax_ties", lambda T, x: x.cummax(0), A([1.0, 3.0, 3.0, 2.0, 3.0]), grad=False)
+add("special.cummin_ties", lambda T, x: x.cummin(0), A([3.0, 1.0, 1.0, 2.0, 1.0]), grad=False)
+add("special.topk_ties", lambda T, x: x.topk(2), A([1.0, 3.0, 3.0, 2.0]), grad=False)
+add("special.argmin_ties", lambda T, x: x.argmin(), A([2.0, 1.0, 1.0]))
+add("special.round_half_even", lambda T, x: x.round(), A([0.5, 1.5, 2.5, -0.5, -1.5]))
+add("special.pow_zero_zero", lambda T, x: x ** 0.0, A([0.0, 2.0]), grad=False)
+add("special.pow_neg_frac", lambda T, x: x ** (1.0 / 3.0), A([-8.0, 8.0]), grad=False)
+add("special.log1p_minus1", lambda T, x: x.log1p(), A([-1.0, 0.0]), grad=False)
+add("special.atan2_zero", lambda T, x, y: T.atan2(x, y), A([0.0, 1.0]), A([0.0, 0.0]),
+    grad=False)
+add("special.isclose_inf", lambda T, x, y: x.isclose(y), A([np.inf, -np.inf, 1.0]),
+    A([np.inf, np.inf, 1.0]))
+add("special.softmax_all_neg_inf", lambda T, x: x.softmax(1), A([[-np.inf, -np.inf],
+                                                                [0.0, -np.inf]]), grad=False)
+add("special.log_softmax_neg_inf", lambda T, x: x.log_softmax(1), A([[0.0, -np.inf, 1.0]]),
+    grad=False)
+add("special.exp_inf", lambda T, x: x.exp(), A([np.inf, -np.inf, np.nan]), grad=False)
+add("special.sigmoid_inf", lambda T, x: x.sigmoid(), A([np.inf, -np.inf]), grad=False)
+add("special.int_pow_wrap", lambda T, x: x ** 40, IT([3, -3]))
+add("special.median_ties", lambda T, x: x.median(), A([1.0, 2.0, 2.0, 3.0]))
+add("special.sign_nan", lambda T, x: x.sign(), NANS, grad=False)
+add("special.nan_eq", lambda T, x: (x == x, x != x), NANS)
+add("special.mean_inf", lambda T, x: x.mean(), A([np.inf, 1.0]), grad=False)
+add("special.var_inf", lambda T, x: x.var(), A([np.inf, 1.0]), grad=False)
+add("special.div_by_zero", lambda T, x: x / 0.0, A([1.0, -1.0, 0.0]), grad=False)
+add("special.int_true_div_zero", lambda T, x: x / 0, IT([1, -1, 0]))
+add("special.fmod_neg", lambda T, x: x.fmod(-0.7), R(3, 4, lo=-3, hi=3))
+add("special.remainder_neg", lambda T, x: x.remainder(-0.7), R(3, 4, lo=-3, hi=3))
+
+
 def _slice_iadd(T, x):
     x[1:3] += 1
     x[:, 0] *= 2

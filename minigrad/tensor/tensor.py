@@ -712,8 +712,9 @@ class Tensor(TensorBase):
     # ---- more of PyTorch's elementwise math (each a rule of the rule book) -------------------
 
     def sign(self) -> Tensor:
-        """sign x: -1, 0 or 1 (gradient 0), elementwise"""
-        return self._rule("sign")
+        """sign x: -1, 0 or 1 (gradient 0), elementwise; 0 for NaN, as torch"""
+        s = self._rule("sign")
+        return where(self != self, 0.0, s) if self.dtype.kind == "f" else s
 
     def floor(self) -> Tensor:
         """floor x (gradient 0), elementwise"""
@@ -1111,8 +1112,12 @@ class Tensor(TensorBase):
         if self.ndim == 0:
             return _sort_t(self.clone(), Tensor._make(
                 self.backend.asarray(np.zeros((), np.int64)), self.backend))
+        host = self.numpy() if descending and self.dtype.kind == "f" else None
         if descending and self.dtype.kind in "iu":  # -x would wrap (uint8): ~x orders alike
             idx = self.backend.asarray(np.argsort(~self.numpy(), axis=d, kind="stable"))
+        elif host is not None and np.isnan(host).any():  # NaN is the largest (torch)
+            idx = self.backend.asarray(np.lexsort((-host, ~np.isnan(host)), axis=d)
+                                       .astype(np.int64))
         else:
             _, idx = self.backend.sort(self.data, d, descending)
         return _sort_t(Fn.Gather.apply(self, index=idx, axis=d), Tensor._make(idx, self.backend))
@@ -1315,7 +1320,10 @@ class Tensor(TensorBase):
         with no_grad():
             close = ((a - b).abs() <= (abs(b) * rtol if not isinstance(b, Tensor)
                                        else b.abs() * rtol) + atol)
-            close = close | (a == b)   # infinities of one sign
+            # an infinity is close only to itself (inf <= inf must not make inf and -inf close)
+            finite = a.isfinite() & (b.isfinite() if isinstance(b, Tensor)
+                                     else bool(np.isfinite(b)))
+            close = (close & finite) | (a == b)
             if equal_nan:
                 bn = b.isnan() if isinstance(b, Tensor) else bool(np.isnan(b))
                 close = close | (a.isnan() & bn)

@@ -242,6 +242,12 @@ SEMANTICS = {
     "amax/argmax over a full dim of an empty tensor": lambda T, i, f: (f[:0].amax(1),
                                                                        f[:0].argmax(1)),
     "take_along_dim without dim": lambda T, i, f: T.take_along_dim(f, T.tensor([0, 5, 2])),
+    "NaN sorts as the largest": lambda T, i, f: (
+        T.tensor([[1.0, float("nan"), 3.0, -1.0]]).sort(1, descending=True),
+        T.tensor([1.0, float("nan"), 3.0]).topk(2)),
+    "isclose of infinities": lambda T, i, f: T.tensor([float("inf"), -float("inf")]).isclose(
+        T.tensor([float("inf"), float("inf")])),
+    "sign of NaN is 0": lambda T, i, f: T.tensor([float("nan"), -2.0, 0.0]).sign(),
 }
 
 
