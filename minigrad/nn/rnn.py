@@ -253,11 +253,13 @@ def _order(n: int, reverse: bool):
 
 
 def _fusable(module, input, steps, hx) -> bool:
-    """Whether the fused layers apply: a non-empty sequence, one float dtype for the input,
-    the states and the weights (the composite promotes mixed ones)."""
+    """Whether the fused layers apply: a non-empty sequence, one dtype, float32 or float64, for
+    the input, the states and the weights (the composite promotes mixed ones; float16 is
+    refused by linear with a clear error)."""
     dt = input.dtype
     states = hx if isinstance(hx, (tuple, list)) else (hx,) if hx is not None else ()
-    return (steps > 0 and dt.kind == "f" and all(getattr(s, "dtype", dt) == dt for s in states)
+    return (steps > 0 and dt in (np.float32, np.float64)
+            and all(getattr(s, "dtype", dt) == dt for s in states)
             and all(p.dtype == dt for p in module.parameters()))
 
 
