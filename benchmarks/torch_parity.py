@@ -1435,6 +1435,44 @@ add("special.fmod_neg", lambda T, x: x.fmod(-0.7), R(3, 4, lo=-3, hi=3))
 add("special.remainder_neg", lambda T, x: x.remainder(-0.7), R(3, 4, lo=-3, hi=3))
 
 
+# -- gradients at special points
+EDGES = A([-3.0, -1.0, 0.0, 1.0, 3.0])
+add("grad.where_sqrt_negative", lambda T, x: T.where(x > 0, x.sqrt(), 0.0), A([-1.0, 4.0]))
+add("grad.norm_at_zero", lambda T, x: x.norm(), A([0.0, 0.0, 0.0]))
+add("grad.norm_dim_at_zero", lambda T, x: x.norm(dim=1), A([[0.0, 0.0], [3.0, 4.0]]))
+add("grad.std_constant", lambda T, x: x.std(), A([2.0, 2.0, 2.0]))
+add("grad.leaky_relu_at_0", lambda T, x: F(T).leaky_relu(x, 0.2), EDGES)
+add("grad.elu_at_0", lambda T, x: F(T).elu(x, alpha=0.5), EDGES)
+add("grad.hardswish_bounds", lambda T, x: F(T).hardswish(x), EDGES)
+add("grad.hardsigmoid_bounds", lambda T, x: F(T).hardsigmoid(x), EDGES)
+add("grad.hardtanh_bounds", lambda T, x: F(T).hardtanh(x), EDGES)
+add("grad.relu6_bounds", lambda T, x: F(T).relu6(x * 2), EDGES)
+add("grad.softplus_threshold", lambda T, x: F(T).softplus(x, beta=1.0, threshold=1.0), EDGES)
+add("grad.pow_zero_exponent", lambda T, x: x ** 0, A([0.0, 2.0]))
+add("grad.pow_half_at_zero", lambda T, x: x ** 0.5, A([0.0, 4.0]))
+add("grad.log_at_zero", lambda T, x: x.log(), A([0.0, 1.0]))
+add("grad.kl_div_zero_target", lambda T, x, y: F(T).kl_div(x, y, reduction="sum"), R(2, 3),
+    nograd(A([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])))
+add("grad.log_softmax_neg_inf", lambda T, x: x.log_softmax(1)[:, 0], A([[0.0, -np.inf, 1.0]]))
+add("grad.ce_smoothing_ignore", lambda T, x, y: F(T).cross_entropy(
+    x, y, ignore_index=0, label_smoothing=0.2), R(4, 5), IT([0, 1, 4, 0]))
+add("grad.median_ties", lambda T, x: x.median(), A([1.0, 2.0, 2.0, 3.0, 2.0]))
+add("grad.max_dim_ties", lambda T, x: x.max(1).values, A([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]))
+add("grad.min_all_ties", lambda T, x: x.min(), A([1.0, 0.0, 0.0, 2.0]))
+add("grad.clamp_min_equal_max", lambda T, x: x.clamp(0.5, 0.5), A([0.0, 0.5, 1.0]))
+add("grad.abs_sign_zero", lambda T, x: x.abs() + x.sign(), A([0.0, -1.0]))
+add("grad.sigmoid_saturated", lambda T, x: x.sigmoid(), A([-40.0, 40.0]))
+add("grad.logsigmoid_saturated", lambda T, x: F(T).logsigmoid(x), A([-100.0, 100.0]))
+add("grad.bce_logits_saturated", lambda T, x, y: F(T).binary_cross_entropy_with_logits(x, y),
+    A([-100.0, 100.0]), nograd(A([1.0, 0.0])))
+add("grad.cosine_similarity_zero", lambda T, a, b: F(T).cosine_similarity(a, b, dim=0),
+    A([0.0, 0.0]), A([1.0, 2.0]))
+add("grad.normalize_zero", lambda T, x: F(T).normalize(x, dim=0), A([0.0, 0.0]))
+add("grad.gelu_tanh_far", lambda T, x: F(T).gelu(x, approximate="tanh"), A([-20.0, 20.0]))
+add("grad.mish_far", lambda T, x: F(T).mish(x), A([-30.0, 30.0]))
+add("grad.softmax_large", lambda T, x: x.softmax(0), A([1000.0, 0.0, -1000.0]))
+
+
 def _slice_iadd(T, x):
     x[1:3] += 1
     x[:, 0] *= 2

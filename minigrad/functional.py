@@ -201,7 +201,10 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0):
         return np.frompyfunc(lambda s: softplus(s, beta, threshold), 1, 1)(x)
     bx = x * beta
     # e^min(beta x, threshold): no overflow; where beta x is above the threshold, x is used
-    smooth = apply_rule("log1p", exp(minimum(bx, threshold))) / beta
+    # (at the threshold itself the smooth branch, with its whole gradient, as torch)
+    capped = where(bx > threshold, float(threshold), bx) if isinstance(x, Tensor) \
+        else minimum(bx, threshold)
+    smooth = apply_rule("log1p", exp(capped)) / beta
     if isinstance(x, Tensor):
         return where(bx.detach().numpy() > threshold, x, smooth)
     return x if bx.data > threshold else smooth
@@ -316,9 +319,9 @@ def softmin(x, dim: int = -1):
 
 
 def normalize(x, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
-    """x / max(||x||_p, eps) over ``dim`` (a composite)."""
-    norm = (x.abs() ** float(p)).sum(dim, keepdim=True) ** (1.0 / p) if p != 2 else \
-        (x * x).sum(dim, keepdim=True).sqrt()
+    """x / max(||x||_p, eps) over ``dim`` (a composite; a zero vector has a finite gradient,
+    1/eps, as in torch)."""
+    norm = x.norm(p, dim, keepdim=True)
     return x / norm.clip(min=eps)
 
 
@@ -367,10 +370,10 @@ def hardshrink(x, lambd: float = 0.5):
 
 
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
-    """x1 . x2 / max(|x1| |x2|, eps) along ``dim`` (broadcasting), as torch."""
-    dot = (x1 * x2).sum(dim)
-    n = ((x1 * x1).sum(dim) * (x2 * x2).sum(dim)).sqrt()
-    return dot / maximum(n, eps)
+    """sum(x1 / max(|x1|, eps) * x2 / max(|x2|, eps)) along ``dim`` (broadcasting), as torch
+    (a zero vector has similarity 0 and a finite gradient)."""
+    return ((x1 / x1.norm(2, dim, keepdim=True).clip(min=eps))
+            * (x2 / x2.norm(2, dim, keepdim=True).clip(min=eps))).sum(dim)
 
 
 def pad(input, pad, mode: str = "constant", value=None):  # noqa: A002 - torch's names

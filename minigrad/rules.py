@@ -353,8 +353,8 @@ HARDSIGMOID = _builtin(
     "y = min(max(x/6 + 1/2, 0), 1);  dy/dx = 1/6 on (-3, 3)")
 HARDSWISH = _builtin(
     "hardswish", lambda xp, x: x * xp.minimum(xp.maximum(x + 3.0, 0.0), 6.0) / 6.0,
-    lambda xp, x, y: xp.where(x < -3.0, 0.0, xp.where(x > 3.0, 1.0, x / 3.0 + 0.5)),
-    "y = x min(max(x + 3, 0), 6)/6;  dy/dx = x/3 + 1/2 on [-3, 3]")
+    lambda xp, x, y: xp.where(x <= -3.0, 0.0, xp.where(x >= 3.0, 1.0, x / 3.0 + 0.5)),
+    "y = x min(max(x + 3, 0), 6)/6;  dy/dx = x/3 + 1/2 on (-3, 3), 0 below, 1 above (torch)")
 
 # The ops every engine shares by name (the original lecture set, and the later additions).
 UNARY = names(1)

@@ -436,7 +436,7 @@ class Tensor(TensorBase):
         """The vector p-norm over ``dim`` (all elements by default): "fro"/2, 1, inf, any p."""
         a = self.abs()
         if p in ("fro", 2, 2.0):
-            return (self * self).sum(dim, keepdim=keepdim).sqrt()
+            return _safe_sqrt((self * self).sum(dim, keepdim=keepdim))
         if p == 1:
             return a.sum(dim, keepdim=keepdim)
         if p in (float("inf"), "inf"):
@@ -976,7 +976,7 @@ class Tensor(TensorBase):
 
     def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
         """Standard deviation: sqrt of :meth:`var` (a composite)."""
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        return _safe_sqrt(self.var(dim, unbiased, keepdim, correction=correction))
 
     def var_mean(self, dim=None, correction: int = 1, keepdim: bool = False):
         """``(var, mean)`` over ``dim`` (torch.var_mean)."""
@@ -1731,6 +1731,12 @@ def _correction(unbiased, correction) -> int:
 def _zero_dim_to(t: Tensor, device: str) -> Tensor:
     """A 0-d CPU tensor goes with tensors of any device (torch treats it as a number)."""
     return t.to(device) if t.ndim == 0 and t.device == "cpu" else t
+
+
+def _safe_sqrt(s: Tensor) -> Tensor:
+    """sqrt(s) with gradient 0 where s == 0 (torch's norm and std: no 0 * inf = NaN)."""
+    zero = s == 0
+    return where(zero, 0.0, where(zero, 1.0, s).sqrt())
 
 
 class _EmptyReduction(ShapeError, IndexError):

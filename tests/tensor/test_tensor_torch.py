@@ -320,3 +320,24 @@ def test_inplace_methods_and_setitem_in_the_graph(device):
 
     for a, b in zip(run(mg, device), run(torch, "cpu")):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+_EDGES = [-3.0, -1.0, 0.0, 1.0, 3.0]
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("opencl", marks=pytest.mark.opencl)])
+@pytest.mark.parametrize("fn,x0", [
+    (lambda T, x: x.norm(), [0.0, 0.0, 0.0]),               # no 0 * inf = NaN
+    (lambda T, x: x.reshape(2, 2).norm(dim=1), [0.0, 0.0, 3.0, 4.0]),
+    (lambda T, x: x.std(), [2.0, 2.0, 2.0]),
+    (lambda T, x: T.nn.functional.normalize(x, dim=0), [0.0, 0.0]),
+    (lambda T, x: T.nn.functional.cosine_similarity(x, x * 0 + 1, dim=0), [0.0, 0.0]),
+    (lambda T, x: T.nn.functional.hardswish(x), _EDGES),    # torch's open interval (-3, 3)
+    (lambda T, x: T.nn.functional.softplus(x, threshold=1.0), _EDGES),  # at the threshold
+])
+def test_gradients_at_special_points_as_torch(fn, x0, device):
+    def grad(T, **kw):
+        x = T.tensor(x0, requires_grad=True, **kw)
+        fn(T, x).sum().backward()
+        return x.grad.cpu().numpy()
+    np.testing.assert_allclose(grad(mg, device=device), grad(torch), rtol=1e-5)
