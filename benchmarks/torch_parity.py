@@ -1473,6 +1473,35 @@ add("grad.mish_far", lambda T, x: F(T).mish(x), A([-30.0, 30.0]))
 add("grad.softmax_large", lambda T, x: x.softmax(0), A([1000.0, 0.0, -1000.0]))
 
 
+# -- gradients at the kinks of piecewise ops, and at ties
+KINKS = A([-1.0, 0.0, 0.5, 1.0, 6.0])
+add("kink.relu6", lambda T, x: F(T).relu6(x), KINKS)
+add("kink.hardtanh_custom", lambda T, x: F(T).hardtanh(x, 0.0, 1.0), KINKS)
+add("kink.selu", lambda T, x: F(T).selu(x), KINKS)
+add("kink.celu", lambda T, x: F(T).celu(x, 0.7), KINKS)
+add("kink.prelu", lambda T, x, w: F(T).prelu(x, w), KINKS, A([0.25]))
+add("kink.l1_zero_diff", lambda T, x, y: F(T).l1_loss(x, y), A([1.0, 2.0]), A([1.0, 0.0]))
+add("kink.smooth_l1_at_beta", lambda T, x, y: F(T).smooth_l1_loss(x, y, beta=1.0, reduction="sum"),
+    A([1.0, 2.0, 0.5]), A([0.0, 0.0, 0.0]))
+add("kink.huber_at_delta", lambda T, x, y: F(T).huber_loss(x, y, delta=1.0, reduction="sum"),
+    A([1.0, -1.0, 3.0]), A([0.0, 0.0, 0.0]))
+add("kink.max_pool_ties", lambda T, x: F(T).max_pool2d(x, 2), A(np.ones((1, 1, 4, 4))))
+add("kink.max_pool_ties_stride1", lambda T, x: F(T).max_pool2d(x, 2, stride=1),
+    A([[[[1.0, 1.0, 0.0], [1.0, 1.0, 2.0], [0.0, 2.0, 2.0]]]]))
+add("kink.adaptive_max_ties", lambda T, x: F(T).adaptive_max_pool2d(x, 1), A(np.ones((1, 1, 2, 2))))
+add("kink.cummax_ties_grad", lambda T, x: x.cummax(0).values, A([1.0, 3.0, 3.0, 2.0, 3.0]))
+add("kink.topk_ties_grad", lambda T, x: x.topk(2).values, A([1.0, 3.0, 3.0, 2.0]))
+add("kink.sort_ties_grad", lambda T, x, dev: x.sort(descending=True).values
+    * T.arange(4.0, device=dev),
+    A([1.0, 3.0, 3.0, 2.0]))
+add("kink.amin_ties", lambda T, x: x.amin(1), A([[1.0, 1.0, 2.0], [0.0, 3.0, 0.0]]))
+add("kink.minimum_tie", lambda T, a, b: T.minimum(a, b), A([1.0, 2.0]), A([1.0, 3.0]))
+add("kink.clamp_tensor_tie", lambda T, x, lo: x.clamp(min=lo), A([1.0, 2.0]), A([1.0, 1.0]))
+add("kink.frac_floor", lambda T, x: x.frac() + x.floor(), A([-1.5, 0.0, 2.0]))
+add("kink.fmod_at_multiple", lambda T, x: x.fmod(1.0), A([2.0, -1.0, 0.5]))
+add("kink.logaddexp_equal", lambda T, a, b: T.logaddexp(a, b), A([1.0, -2.0]), A([1.0, -2.0]))
+
+
 def _slice_iadd(T, x):
     x[1:3] += 1
     x[:, 0] *= 2
