@@ -1502,6 +1502,33 @@ add("kink.fmod_at_multiple", lambda T, x: x.fmod(1.0), A([2.0, -1.0, 0.5]))
 add("kink.logaddexp_equal", lambda T, a, b: T.logaddexp(a, b), A([1.0, -2.0]), A([1.0, -2.0]))
 
 
+# -- float64 and small integer dtypes through a sample of ops (every device computes them)
+for _name in ["exp", "log1p", "tanh", "sigmoid", "erf", "atan", "rsqrt", "expm1"]:
+    _gen = dict(UNARY)[_name]
+    add(f"f64.{_name}", eval(f"lambda T, x: x.{_name}()"), f64(_gen(3, 4)), atol=1e-9, rtol=1e-9,
+        gatol=1e-9, grtol=1e-8)
+add("f64.softmax_ce", lambda T, x, y: F(T).cross_entropy(x, y, label_smoothing=0.1), f64(R(4, 5)),
+    IT([1, 0, 4, 2]), atol=1e-9, rtol=1e-9, gatol=1e-9, grtol=1e-8)
+add("f64.conv_pool", lambda T, x, w: F(T).max_pool2d(F(T).conv2d(x, w, padding=1), 2),
+    f64(R(1, 2, 6, 6)), f64(R(3, 2, 3, 3)), atol=1e-9, rtol=1e-9, gatol=1e-9, grtol=1e-8)
+add("f64.layer_norm", lambda T, x: F(T).layer_norm(x, (4,)), f64(R(3, 4)), atol=1e-9, rtol=1e-9,
+    gatol=1e-8, grtol=1e-7)
+add("f64.var_mean", lambda T, x: T.var_mean(x, 1, correction=0), f64(R(3, 4)), atol=1e-9,
+    rtol=1e-9, gatol=1e-9, grtol=1e-8)
+for _dt in ["int8", "int16", "int32", "uint8"]:
+    add(f"ints.{_dt}_arith", lambda T, a, b: (a + b, a * b, a - b, a // (b + 1), a % (b + 1)),
+        RI(0, 10, 3, 4, dtype=_dt), RI(0, 10, 4, dtype=_dt))
+    add(f"ints.{_dt}_compare", lambda T, a, b: (a < b, a == b, T.maximum(a, b), a.max(1).values),
+        RI(0, 10, 3, 4, dtype=_dt), RI(0, 10, 4, dtype=_dt))
+    add(f"ints.{_dt}_reduce", lambda T, a: (a.sum(), a.sum(0), a.prod(1), a.cumsum(1), a.amax(0),
+                                            a.argmax(1)), RI(0, 5, 3, 4, dtype=_dt))
+    add(f"ints.{_dt}_float_mix", lambda T, a, x: (a * x, a / 2, a + 0.5, a.float() / 3),
+        RI(0, 10, 3, 4, dtype=_dt), R(4))
+    add(f"ints.{_dt}_shape", lambda T, a: (a.t(), a.reshape(-1), a[1:, [0, 2]], T.cat([a, a]),
+                                           T.stack([a, a], 2), a.flip(0)),
+        RI(0, 10, 3, 4, dtype=_dt))
+
+
 def _slice_iadd(T, x):
     x[1:3] += 1
     x[:, 0] *= 2
