@@ -243,7 +243,9 @@ for cell in ("RNN", "LSTM"):
     _, curve = train(net, 300, L2, every=10, test=test20, gen=np.random.default_rng(0))
     runs[cell] = net, curve
     print(f"20 bits, {cell} accuracy after 300 steps: {accuracy(net, *test20):.0%}")
-assert accuracy(runs["LSTM"][0], *test20) > 0.6
+# Training at lr 1e-2 is chaotic by step 150: float rounding alone (the fused LSTM kernels, the
+# per-step composite, the numpy reference) moves this accuracy between about 50% and 80%.
+assert accuracy(runs["LSTM"][0], *test20) > max(0.4, 2 * accuracy(runs["RNN"][0], *test20))
 
 # %% [markdown]
 # The Elman RNN mostly stalls near the accuracy of always guessing the commonest counts (with
