@@ -32,6 +32,7 @@ from .layers import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AlphaDropout,
     AvgPool1d,
     AvgPool2d,
     Conv1d,
@@ -40,6 +41,9 @@ from .layers import (
     ConvTranspose1d,
     ConvTranspose2d,
     Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
     ElmanRNN,
     Embedding,
     Flatten,
@@ -76,6 +80,7 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 
 __all__ = [
     "Module", "Parameter", "Linear", "Identity", "Flatten", "Unflatten", "Dropout",
+    "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "MaxUnpool1d", "MaxUnpool2d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample",

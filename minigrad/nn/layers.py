@@ -303,6 +303,34 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+class Dropout1d(Dropout):
+    """Dropout of whole channels of (N, C, L) inputs (F.dropout1d)."""
+
+    def forward(self, x):
+        return F.dropout1d(x, self.p, self.training)
+
+
+class Dropout2d(Dropout):
+    """Dropout of whole channels of (N, C, H, W) inputs (F.dropout2d)."""
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)
+
+
+class Dropout3d(Dropout):
+    """Dropout of whole channels of (N, C, D, H, W) inputs (F.dropout3d)."""
+
+    def forward(self, x):
+        return F.dropout3d(x, self.p, self.training)
+
+
+class AlphaDropout(Dropout):
+    """SELU's dropout, keeping mean and variance (F.alpha_dropout)."""
+
+    def forward(self, x):
+        return F.alpha_dropout(x, self.p, self.training)
+
+
 class Flatten(Module):
     def __init__(self, start_dim: int = 1):
         super().__init__()

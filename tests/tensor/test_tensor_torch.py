@@ -341,3 +341,24 @@ def test_gradients_at_special_points_as_torch(fn, x0, device):
         fn(T, x).sum().backward()
         return x.grad.cpu().numpy()
     np.testing.assert_allclose(grad(mg, device=device), grad(torch), rtol=1e-5)
+
+
+@pytest.mark.parametrize("module,shape", [("Dropout1d", (8, 6, 5)), ("Dropout2d", (8, 6, 4, 4)),
+                                          ("Dropout3d", (4, 6, 2, 3, 3))])
+def test_channel_dropout_modules_as_torch(module, shape):
+    """Whole channels are zeroed or scaled by 1/(1-p) in training, the identity in eval."""
+    x = np.random.default_rng(0).uniform(0.5, 1.5, shape)
+    m, tm = getattr(mg.nn, module)(0.5), getattr(torch.nn, module)(0.5)
+    for y in (m(mg.tensor(x)).numpy(), tm(torch.tensor(x)).numpy()):
+        per_channel = y.reshape(shape[0], shape[1], -1)
+        dropped = (per_channel == 0).all(-1)
+        kept = np.isclose(per_channel, 2 * x.reshape(per_channel.shape)).all(-1)
+        assert (dropped | kept).all() and dropped.any() and kept.any()
+    np.testing.assert_allclose(m.eval()(mg.tensor(x)).numpy(), x, rtol=1e-6)
+
+
+def test_alpha_dropout_keeps_mean_and_variance():
+    x = np.random.default_rng(0).standard_normal(200_000)
+    y = mg.nn.AlphaDropout(0.3)(mg.tensor(x)).numpy()
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1.0) < 0.02
+    assert np.array_equal(mg.nn.AlphaDropout(0.3).eval()(mg.tensor(x)).numpy(), x)
