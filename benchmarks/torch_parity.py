@@ -1529,6 +1529,71 @@ for _dt in ["int8", "int16", "int32", "uint8"]:
         RI(0, 10, 3, 4, dtype=_dt))
 
 
+# -- options of the nn.functional ops and losses, in combinations
+add("opt.ce_probs_weight", lambda T, x, p, w: F(T).cross_entropy(x, p, weight=w), R(4, 5),
+    nograd(PROBS), nograd(P(5)))
+add("opt.ce_probs_nd", lambda T, x: F(T).cross_entropy(x, F(T).softmax(x.detach() * 2, 1)),
+    R(2, 5, 3))
+add("opt.ce_smoothing_nd_none", lambda T, x, y: F(T).cross_entropy(
+    x, y, label_smoothing=0.1, reduction="none"), R(2, 5, 3), RI(0, 5, 2, 3))
+add("opt.ce_weight_sum", lambda T, x, y, w: F(T).cross_entropy(x, y, weight=w, reduction="sum"),
+    R(4, 5), IT([1, 0, 4, 2]), nograd(P(5)))
+add("opt.nll_nd_weight_ignore_none", lambda T, x, y, w: F(T).nll_loss(
+    x, y, weight=w, ignore_index=1, reduction="none"), R(2, 5, 3), RI(0, 5, 2, 3), nograd(P(5)))
+add("opt.nll_weight_mean_ignore", lambda T, x, y, w: F(T).nll_loss(x, y, weight=w,
+                                                                    ignore_index=0),
+    R(4, 5), IT([0, 1, 4, 0]), nograd(P(5)))
+add("opt.bce_weight_bcast", lambda T, x, y, w: F(T).binary_cross_entropy(x.sigmoid(), y, weight=w),
+    R(3, 4), nograd(R(3, 4, lo=0, hi=1)), nograd(P(4)))
+add("opt.bce_logits_posw_weight_sum", lambda T, x, y, w, pw: F(T).binary_cross_entropy_with_logits(
+    x, y, weight=w, pos_weight=pw, reduction="sum"), R(3, 4), nograd(R(3, 4, lo=0, hi=1)),
+    nograd(P(3, 1)), nograd(P(4)))
+add("opt.kl_div_log_target_batchmean", lambda T, x, y: F(T).kl_div(
+    F(T).log_softmax(x, 1), F(T).log_softmax(y, 1), reduction="batchmean", log_target=True),
+    R(3, 4), R(3, 4))
+add("opt.l1_sum_smooth_none", lambda T, x, y: (F(T).l1_loss(x, y, reduction="sum"),
+                                               F(T).smooth_l1_loss(x, y, reduction="none")),
+    R(3, 4), R(3, 4))
+add("opt.conv1d_same_even", lambda T, x, w: F(T).conv1d(x, w, padding="same"), R(1, 2, 7),
+    R(3, 2, 4), atol=1e-4)
+add("opt.conv2d_same_dilation", lambda T, x, w: F(T).conv2d(x, w, padding="same", dilation=2),
+    R(1, 2, 6, 6), R(3, 2, 3, 3), atol=1e-4)
+add("opt.conv2d_same_even", lambda T, x, w: F(T).conv2d(x, w, padding="same"), R(1, 2, 5, 6),
+    R(3, 2, 2, 4), atol=1e-4)
+add("opt.conv2d_stride_tuple_groups", lambda T, x, w, b: F(T).conv2d(x, w, b, stride=(2, 1),
+                                                                     groups=3),
+    R(2, 6, 5, 5), R(6, 2, 3, 3), R(6), atol=1e-4)
+add("opt.pool_pad_too_big_raises", lambda T, x: F(T).max_pool2d(x, 2, padding=2), R(1, 1, 5, 5),
+    raises=RuntimeError)
+add("opt.max_pool_all_options", lambda T, x: F(T).max_pool2d(
+    x, 3, stride=2, padding=1, dilation=1, ceil_mode=True, return_indices=True), D(1, 2, 6, 7))
+add("opt.avg_pool_all_options", lambda T, x: F(T).avg_pool2d(
+    x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), R(1, 2, 6, 7))
+add("opt.adaptive_avg_upsample", lambda T, x: F(T).adaptive_avg_pool2d(x, (5, 6)),
+    R(1, 2, 3, 4))
+add("opt.adaptive_max_upsample", lambda T, x: F(T).adaptive_max_pool2d(x, (5, 6)),
+    D(1, 2, 3, 4))
+add("opt.interpolate_size_int", lambda T, x: F(T).interpolate(x, size=5), R(1, 2, 3, 3))
+add("opt.interpolate_bilinear_3x", lambda T, x: F(T).interpolate(x, scale_factor=3,
+                                                                  mode="bilinear"),
+    R(2, 1, 2, 3))
+add("opt.sdpa_causal_rect", lambda T, q, k, v: F(T).scaled_dot_product_attention(
+    q, k, v, is_causal=True), R(1, 3, 4), R(1, 5, 4), R(1, 5, 4))
+add("opt.sdpa_float_mask_bcast", lambda T, q, k, v, m: F(T).scaled_dot_product_attention(
+    q, k, v, attn_mask=m), R(2, 2, 3, 4), R(2, 2, 5, 4), R(2, 2, 5, 4), nograd(R(1, 1, 3, 5)))
+add("opt.embedding_3d_idx", lambda T, i, w: F(T).embedding(i, w), RI(0, 5, 2, 3, 2), R(5, 4))
+add("opt.linear_3d_bias", lambda T, x, w, b: F(T).linear(x, w, b), R(2, 3, 4), R(5, 4), R(5))
+add("opt.one_hot_2d_classes", lambda T, y: F(T).one_hot(y, num_classes=6).sum(0),
+    RI(0, 6, 4, 3))
+add("opt.pad_3d_constant", lambda T, x: F(T).pad(x, (1, 0, 0, 2, 1, 1)), R(1, 2, 2, 3))
+add("opt.pad_replicate_3pairs", lambda T, x: F(T).pad(x, (1, 1, 1, 1, 1, 1), mode="replicate"),
+    R(1, 1, 2, 2, 2))
+add("opt.layer_norm_eps_affine", lambda T, x, w, b: F(T).layer_norm(x, (3, 4), w, b, eps=1e-3),
+    R(2, 3, 4), R(3, 4), R(3, 4))
+add("opt.group_norm_affine", lambda T, x, w, b: F(T).group_norm(x, 3, w, b), R(2, 6, 4), R(6),
+    R(6))
+
+
 def _slice_iadd(T, x):
     x[1:3] += 1
     x[:, 0] *= 2
