@@ -782,7 +782,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (out_channels, in_channels / groups, kh, kw) as in PyTorch. ``padding`` may be "valid" (0)
     or "same" (stride 1). ``dilation`` and ``groups`` are composites around the fused kernel:
     a dilated kernel is the weight with zeros inserted (cat, reshape, slicing), groups are
-    convolutions of channel slices joined by cat."""
+    convolutions of channel slices joined by cat. An unbatched (C, H, W) input gives an
+    unbatched output, as in PyTorch.
+
+    >>> y = conv2d(minigrad.ones(1, 1, 4, 4), minigrad.ones(2, 1, 3, 3), padding=1)
+    >>> y.shape, y[0, 0].numpy()[0].tolist()
+    ((1, 2, 4, 4), [4.0, 6.0, 6.0, 4.0])
+    """
+    if isinstance(x, Tensor) and x.ndim == 3 and getattr(weight, "ndim", 0) == 4:
+        return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     groups = int(groups)
     if isinstance(padding, str):

@@ -109,7 +109,11 @@ def test_conv_errors_name_the_shapes():
     with pytest.raises(ValueError, match=r"3 channels.*expects 2"):
         F.conv2d(minigrad.zeros(1, 3, 5, 5), minigrad.zeros(4, 2, 3, 3))
     with pytest.raises(ValueError, match="N, C, H, W"):
-        F.conv2d(minigrad.zeros(3, 5, 5), minigrad.zeros(4, 3, 3, 3))
+        F.conv2d(minigrad.zeros(5, 5), minigrad.zeros(4, 3, 3, 3))
+    # unbatched (C, H, W) is an input, as in torch: the batched result without its batch axis
+    x, w = minigrad.randn(3, 5, 5), minigrad.randn(4, 3, 3, 3)
+    assert np.allclose(F.conv2d(x, w, padding=1).numpy(),
+                       F.conv2d(x.unsqueeze(0), w, padding=1).numpy()[0])
     with pytest.raises(ValueError,   # torch's message, which names both sizes
                        match=r"input size \(1, 2, 2\).*output size \(1, 0, 0\) is too small"):
         F.max_pool2d(minigrad.zeros(1, 1, 2, 2), 3)
