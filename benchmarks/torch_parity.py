@@ -1594,6 +1594,53 @@ add("opt.group_norm_affine", lambda T, x, w, b: F(T).group_norm(x, 3, w, b), R(2
     R(6))
 
 
+# -- the Tensor API around the ops
+add("api.data_attr", lambda T, x: x.data * 2, R(3))
+add("api.data_sgd_step", lambda T, w: _sgd_step(T, w), R(3))
+add("api.device_type", lambda T, x: x.device.type == "cpu" or x.device.type == "opencl", R(2))
+add("api.is_tensor", lambda T, x: (T.is_tensor(x), isinstance(x, T.Tensor)), R(2))
+add("api.set_grad_enabled", lambda T, x: _set_grad_enabled(T, x), R(2))
+add("api.inference_mode", lambda T, x: _inference_mode(T, x), R(2))
+add("api.register_hook", lambda T, x: _hook(T, x), R(3))
+add("api.nelement", lambda T, x: (x.nelement(), T.numel(x)), R(2, 3))
+add("api.requires_grad_setter", lambda T, x: _set_requires_grad(T, x), nograd(R(3)))
+add("api.grad_fn_none_leaf", lambda T, x: (x.grad_fn is None, (x * 2).grad_fn is not None), R(2))
+add("api.no_grad_decorator", lambda T, x: T.no_grad()(lambda v: v * 2)(x).requires_grad, R(2))
+add("api.is_floating_point_func", lambda T, x: T.is_floating_point(x), IT([1]))
+
+
+def _sgd_step(T, w):
+    (w * w).sum().backward()
+    w.data -= 0.1 * w.grad.data
+    w.grad.data.zero_()
+    return w.detach(), w.grad
+
+
+def _set_grad_enabled(T, x):
+    with T.set_grad_enabled(False):
+        y = x * 2
+    return y.requires_grad
+
+
+def _inference_mode(T, x):
+    with T.inference_mode():
+        y = x * 2
+    return y.requires_grad
+
+
+def _hook(T, x):
+    y = x * 2
+    y.register_hook(lambda g: g * 3)
+    y.sum().backward()
+    return x.grad
+
+
+def _set_requires_grad(T, x):
+    x.requires_grad = True
+    (x * x).sum().backward()
+    return x.grad
+
+
 def _slice_iadd(T, x):
     x[1:3] += 1
     x[:, 0] *= 2

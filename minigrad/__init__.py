@@ -87,6 +87,8 @@ def __getattr__(name):
     tmod = importlib.import_module(".tensor.tensor", __name__)
     if name in tmod.TORCH_FUNCTIONS:
         return getattr(tmod, name)
+    if name in ("set_grad_enabled", "inference_mode"):
+        return getattr(importlib.import_module(".tensor.autograd", __name__), name)
     method = getattr(tmod.Tensor, name, None)
     if callable(method) and not name.startswith("_") and not name.endswith("_"):
         def function(input, *args, **kwargs):  # noqa: A002 - torch's name

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 
 from ..rules import ADD  # the sum over paths is the add rule
 
@@ -53,6 +54,41 @@ def enable_grad():
         yield
     finally:
         _state.grad = prev
+
+
+class set_grad_enabled:
+    """Turn gradient recording on or off: at once when called (as torch), and back to the
+    previous mode at the end of a ``with`` block."""
+
+    def __init__(self, mode: bool):
+        self.prev = is_grad_enabled()
+        _state.grad = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad = self.prev
+
+
+def inference_mode(mode: bool = True):
+    """torch.inference_mode: here the same as ``no_grad`` (or ``enable_grad`` for False)."""
+    return no_grad() if mode else enable_grad()
+
+
+# Gradient hooks (Tensor.register_hook): id(tensor) -> functions of its gradient, run in
+# backprop when the gradient is complete, before it is stored or passed on. Keyed by id (a
+# Tensor's == is elementwise); the entry goes when the tensor does.
+_HOOKS: dict = {}
+
+
+def hooks_of(t) -> list:
+    """The hook list of ``t``, made on first use."""
+    hooks = _HOOKS.get(id(t))
+    if hooks is None:
+        hooks = _HOOKS[id(t)] = []
+        weakref.finalize(t, _HOOKS.pop, id(t), None)
+    return hooks
 
 
 # In-place changes are stamped with a clock: a tensor's ``_version`` is the clock value of its
@@ -181,6 +217,10 @@ def backprop(root: TensorBase, g, retain_graph: bool = True, capture=None) -> No
         g = grads.pop(id(t), None)
         if g is None:
             continue
+        if _HOOKS and id(t) in _HOOKS:
+            for hook in _HOOKS[id(t)]:
+                r = hook(type(t)._make(g, t.backend))
+                g = g if r is None else r.data
         ctx = t._ctx
         if capture is not None:
             if id(t) in capture:

@@ -145,7 +145,8 @@ class Tensor(TensorBase):
 
     @property
     def device(self) -> str:
-        return self.backend.name
+        """The device's name ("cpu", "opencl", ...), a str that also has torch's ``.type``."""
+        return _Device(self.backend.name)
 
     @property
     def is_leaf(self) -> bool:
@@ -487,6 +488,19 @@ class Tensor(TensorBase):
 
     def clamp_max(self, max) -> Tensor:  # noqa: A002
         return self.clamp(max=max)
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed in a backward; a tensor
+        it returns replaces the gradient. Returns a handle whose ``remove()`` takes it off."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
+        from .autograd import hooks_of
+        hooks = hooks_of(self)
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     def count_nonzero(self, dim=None) -> Tensor:
         return (self != 0).sum(dim)
@@ -1739,6 +1753,27 @@ def _safe_sqrt(s: Tensor) -> Tensor:
     return where(zero, 0.0, where(zero, 1.0, s).sqrt())
 
 
+class _Device(str):
+    """A device name with torch.device's ``type`` ("opencl:1".type is "opencl")."""
+
+    @property
+    def type(self) -> str:  # noqa: A003 - torch's name
+        return self.split(":", 1)[0]
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
 class _EmptyReduction(ShapeError, IndexError):
     """A reduction with no elements and no identity (max, argmax): torch raises RuntimeError or
     IndexError; this is both (and a ValueError)."""
@@ -2170,7 +2205,7 @@ def vstack(tensors: Sequence[Tensor]) -> Tensor:
 
 # Module-level functions of torch that are not a method of their first tensor (minigrad's
 # __getattr__ makes the methods functions: torch.exp(x) is x.exp())
-TORCH_FUNCTIONS = ("concat", "hstack", "vstack", "empty_like", "as_tensor")
+TORCH_FUNCTIONS = ("concat", "hstack", "vstack", "empty_like", "as_tensor", "is_tensor")
 
 
 def empty_like(t: Tensor, requires_grad=False, dtype=None, device=None) -> Tensor:

@@ -362,3 +362,27 @@ def test_alpha_dropout_keeps_mean_and_variance():
     y = mg.nn.AlphaDropout(0.3)(mg.tensor(x)).numpy()
     assert abs(y.mean()) < 0.02 and abs(y.std() - 1.0) < 0.02
     assert np.array_equal(mg.nn.AlphaDropout(0.3).eval()(mg.tensor(x)).numpy(), x)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("opencl", marks=pytest.mark.opencl)])
+def test_tensor_api_around_the_ops_as_torch(device):
+    def run(T, **kw):
+        x = T.tensor([1.0, -2.0, 3.0], requires_grad=True, **kw)
+        y = x * 2
+        handle = y.register_hook(lambda g: g * 3)       # replaces y's gradient
+        seen = []
+        x.register_hook(lambda g: seen.append(g.sum().item()))
+        y.sum().backward()
+        handle.remove()
+        with T.set_grad_enabled(False):
+            off = (x * 2).requires_grad
+        with T.inference_mode():
+            inf = (x * 2).requires_grad
+        return (x.grad.cpu().numpy(), seen, off, inf, T.is_tensor(x), x.nelement(),
+                x.device.type)
+
+    ours, theirs = run(mg, device=device), run(torch)
+    np.testing.assert_allclose(ours[0], theirs[0])
+    assert ours[1:6] == theirs[1:6]
+    assert ours[6] == device and theirs[6] == "cpu"
+    assert mg.is_grad_enabled()
