@@ -139,6 +139,8 @@ def op_reduce(T, c):
         return x.logsumexp(0 if dim is None else dim, keep)
     if name == "argmax":
         return x.argmax(dim, keep)
+    if name in ("max", "min") and dim is not None:   # (values, indices), as torch
+        return getattr(x, name)(dim, keepdim=keep).values
     return getattr(x, name)(dim, keepdim=keep)
 
 

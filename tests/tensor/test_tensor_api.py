@@ -390,8 +390,8 @@ def test_conv2d_errors():
     with pytest.raises(ValueError, match="larger"):
         F.conv2d(x, mg.ones(4, 3, 3, 8), padding=1)
     F.conv2d(x, mg.ones(4, 3, 7, 7), padding=1)  # just fits
-    with pytest.raises(ValueError):
-        F.conv2d(mg.ones(3, 5, 5), mg.ones(4, 3, 3, 3))
+    with pytest.raises(ValueError):   # (C, H, W) is an unbatched input, as torch; (H, W) is not
+        F.conv2d(mg.ones(5, 5), mg.ones(4, 3, 3, 3))
     with pytest.raises(ValueError):
         F.conv2d(x, mg.ones(4, 3, 3, 3), bias=mg.ones(3))
     with pytest.raises(ValueError):
