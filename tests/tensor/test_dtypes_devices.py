@@ -397,5 +397,5 @@ def test_argmax_argmin_any_axis_as_cpu(dtype, dim, rng):
     if dtype == "float32":
         x[2, 100, 3] = x[4, 7, 0] = np.nan                  # the first NaN wins, as numpy
     for keepdim in (False, True):
-        _both(lambda a: a.argmax(dim, keepdim=keepdim), x)
-        _both(lambda a: a.argmin(dim, keepdim=keepdim), x)
+        _both(lambda a, k=keepdim: a.argmax(dim, keepdim=k), x)
+        _both(lambda a, k=keepdim: a.argmin(dim, keepdim=k), x)
