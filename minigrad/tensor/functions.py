@@ -34,6 +34,9 @@ def _promote(be, xs, integer: bool):
     otherwise; Python numbers never widen), or when the rule is not closed over integers
     (exp, sigmoid, true division). A 0-d array beside arrays with dims counts only when its
     kind (bool < int < float) is higher: float32 + a 0-d float64 is float32."""
+    d0 = getattr(xs[0], "dtype", None)
+    if d0 is not None and d0.kind == "f" and all(getattr(x, "dtype", None) == d0 for x in xs):
+        return xs   # the common case (one float dtype throughout): nothing to promote
     xs = _weak_zero_dim(be, xs)
     ints = pyfloat = False
     fdt = None
