@@ -17,24 +17,11 @@ import numpy as np
 
 from . import functions as Fn
 from .autograd import is_grad_enabled, mark_modified
-from .scans import DTypeError
+from .scans import _T, DTypeError, _dim
 
 
 class IndexRangeError(IndexError, RuntimeError):
     """An index out of bounds (torch raises a RuntimeError; an IndexError here too)."""
-
-
-def _T():
-    from .tensor import Tensor
-    return Tensor
-
-
-def _dim(x, dim: int) -> int:
-    n = max(x.ndim, 1)
-    if not -n <= int(dim) < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                         f"but got {dim})")
-    return int(dim) % n
 
 
 def _index_array(index, name):
