@@ -39,6 +39,7 @@ import numpy as np
 from matplotlib.image import AxesImage
 
 FIG = Path(__file__).resolve().parent / "figures"
+FIG.mkdir(parents=True, exist_ok=True)   # a fresh clone has none; tutorials also write .dot files
 DIVERGING = "RdBu_r"  # signed values: blue < 0 < red, white at 0
 GREY = "gray"         # images (pixel intensities): black low, white high
 DIVERGING_MAPS = {"RdBu", "RdBu_r", "coolwarm", "bwr", "seismic", "PuOr", "PuOr_r", "BrBG"}
