@@ -1,5 +1,5 @@
 /* Elementwise kernels that are not rules of the rule book (those are generated from the rules:
- * see rules.cl): comparisons into masks, where, clip, the in-place add of gradients, and the
+ * see rules.cl): comparisons into masks, clip, the in-place add of gradients, and the
  * strided copies and gathers that transpose, broadcast_to, indexing and cat are made of.
  *
  * Layout: every output is a C-contiguous (row-major) array of n elements; get_global_id(0) is
@@ -91,20 +91,6 @@ __kernel void name##_sv_kernel(__global real *out, const real x, __global const 
 BINARY(gt, x > y ? (real)1 : (real)0)
 BINARY(ge, x >= y ? (real)1 : (real)0)
 BINARY(eq, x == y ? (real)1 : (real)0)
-
-__kernel void where_kernel(__global real *out, __global const real *cond,
-                           __global const real *a, const real a_scalar,
-                           __global const real *b, const real b_scalar,
-                           const int n, const int ndim, const int8 shape,
-                           const int8 stride_c, const int8 stride_a, const int8 stride_b)
-{
-    const int i = get_global_id(0);
-    if (i >= n) return;
-    if (cond[offset_of(i, ndim, shape, stride_c)] != 0)
-        out[i] = a ? a[offset_of(i, ndim, shape, stride_a)] : a_scalar;
-    else
-        out[i] = b ? b[offset_of(i, ndim, shape, stride_b)] : b_scalar;
-}
 
 /* ---- strided copies: transpose, broadcast_to, basic indexing and cat ------------------- */
 

@@ -136,29 +136,13 @@ def clip_vjp(x, g, lo, hi):
 
 
 def where(cond, a, b):
-    """np.where(cond != 0, a, b), broadcasting; a or b may be a Python number. A mask of another
-    dtype (bool) or integer operands: typed.where's kernel."""
+    """np.where(cond != 0, a, b), broadcasting; a or b may be a Python number. One kernel for
+    every dtype of mask and operands: typed.where."""
     arrays = [x for x in (a, b) if not _is_scalar(x)]
     if not _is_array(cond):
         raise TypeError(f"where: cond must be a device array, got {type(cond).__name__}")
-    dtype = arrays[0].dtype if arrays else (cond.dtype if cond.dtype in _FLOATS else
-                                            np.dtype(np.float32))
     _same_dtype("where", *arrays)
-    if cond.dtype != dtype or dtype not in _FLOATS:
-        return _typed.where(cond, a, b)
-    cond = _check(cond, "where", "cond")
-    a, a_scalar, a_shape = _operand(a, "where", "a", dtype)
-    b, b_scalar, b_shape = _operand(b, "where", "b", dtype)
-    shape = np.broadcast_shapes(cond.shape, a_shape, b_shape)
-    dims, (sc, sa, sb) = _collapse(shape, _broadcast_strides(cond.shape, shape),
-                                   _broadcast_strides(a_shape, shape),
-                                   _broadcast_strides(b_shape, shape))
-    out = _empty(shape, dtype)
-    n = out.size
-    _run1d(_op_kernel("elementwise.cl", "where", dtype), n, out.data, cond.data,
-           None if a is None else a.data, a_scalar, None if b is None else b.data, b_scalar,
-           _i(n), _i(len(dims)), _int8(dims), _int8(sc), _int8(sa), _int8(sb))
-    return out
+    return _typed.where(cond, a, b)
 
 
 # ---- shapes ---------------------------------------------------------------------------------
