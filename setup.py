@@ -34,7 +34,7 @@ extensions = [
     Extension(
         "minigrad.backends._cpu",
         ["minigrad/backends/_cpu.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "minigrad/backends"],
         # No -ffast-math: it re-associates (x - max) - log(sum) into x - (max + log(sum)), which
         # loses float32 precision for large logits. These two keep vectorisation without that.
         extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math", *openmp],
@@ -58,7 +58,7 @@ setup(
     # The OpenCL sources live in the top-level kernels/ folder; installed, they become
     # minigrad/kernels/*.cl so a wheel finds them next to the code.
     package_dir={"minigrad.kernels": "kernels"},
-    package_data={"minigrad.kernels": ["*.cl", "*.h"], "minigrad.backends": ["*.pyx", "*.pxd"]},
+    package_data={"minigrad.kernels": ["*.cl", "*.h"], "minigrad.backends": ["*.pyx", "*.pxd", "*.h"]},
     ext_modules=cythonize(extensions, compiler_directives=directives, annotate=False,
                           **({"build_dir": "build/boundscheck/cython", "force": True} if debug
                              else {})),

@@ -11,8 +11,9 @@ wraparound) are set once in setup.py; build with ``MINIGRAD_DEBUG=1`` to turn th
 """
 
 cimport openmp
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
 from libc.math cimport exp, log, sqrt, fabs, expf, logf, sqrtf, tanh, tanhf
 
 ctypedef fused floating:
@@ -296,6 +297,120 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx, int kh, in
                             for b in range(lo, up):
                                 dx[n, c, hi, b * sw + j - pw] += cols[n, r, col + b]
                     col = col + ow
+
+
+# Winograd F(2x2, 3x3) for 3x3, unit-stride layers (Lavin and Gray, "Fast Algorithms for
+# Convolutional Neural Networks", 2015): a 2x2 output tile from a 4x4 input tile is
+# A^T [(G w G^T) . (B^T d B)] A, 16 multiplies per input channel instead of 36. The elementwise
+# products over channels become 16 GEMMs, U[xi] (O x C) @ V[xi] (C x tiles), the transforms below
+# run before and after them. The weights' transform U is the caller's (numpy, once per call).
+
+cdef extern from "winograd.h" nogil:
+    void mg_wino_in_plane_f(const float* x, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
+                            Py_ssize_t pw, Py_ssize_t th, Py_ssize_t tw, float* v, Py_ssize_t xs,
+                            float* buf)
+    void mg_wino_in_plane_d(const double* x, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
+                            Py_ssize_t pw, Py_ssize_t th, Py_ssize_t tw, double* v,
+                            Py_ssize_t xs, double* buf)
+    void mg_wino_out_plane_f(const float* m, Py_ssize_t ms, float* y, Py_ssize_t OH,
+                             Py_ssize_t OW, Py_ssize_t th, Py_ssize_t tw, float bias, float* buf)
+    void mg_wino_grad_plane_f(const float* g, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t th,
+                              Py_ssize_t tw, float* o, Py_ssize_t xs, float* buf)
+    void mg_wino_grad_plane_d(const double* g, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t th,
+                              Py_ssize_t tw, double* o, Py_ssize_t xs, double* buf)
+    void mg_wino_out_plane_d(const double* m, Py_ssize_t ms, double* y, Py_ssize_t OH,
+                             Py_ssize_t OW, Py_ssize_t th, Py_ssize_t tw, double bias,
+                             double* buf)
+
+
+def winograd_input(const floating[:, :, :, ::1] x, floating[:, :, :] v, Py_ssize_t th,
+                   Py_ssize_t tw, Py_ssize_t ph, Py_ssize_t pw):
+    """v[xi, c, n*T + ty*tw + tx] = (B^T d B)[xi] for d the 4x4 patch of x[n, c] at
+    (2 ty - ph, 2 tx - pw), zero off the plane (the padding); T = th * tw tiles an image.
+    v's last axis must be unit-stride; v[xi] may be padded apart (any stride of its first axis):
+    16 streams written a whole multiple of 4 KiB apart share a handful of L1 sets and evict each
+    other (measured 4x slower)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t T = th * tw, xs = v.strides[0] // sizeof(floating), p, n, c
+    cdef Py_ssize_t size = 8 * tw + 8                      # 4 padded rows of 2 tw + 2
+    cdef int nt = _gthreads(N * C * T * 16)
+    cdef floating* bufs
+    if N == 0 or C == 0 or T == 0:
+        return
+    bufs = <floating*> malloc(nt * size * sizeof(floating))
+    if bufs == NULL:
+        raise MemoryError()
+    try:
+        for p in prange(N * C, nogil=True, schedule="static", num_threads=nt):
+            n = p // C
+            c = p % C
+            if floating is float:
+                mg_wino_in_plane_f(&x[n, c, 0, 0], H, W, ph, pw, th, tw, &v[0, c, n * T], xs,
+                                   bufs + threadid() * size)
+            else:
+                mg_wino_in_plane_d(&x[n, c, 0, 0], H, W, ph, pw, th, tw, &v[0, c, n * T], xs,
+                                   bufs + threadid() * size)
+    finally:
+        free(bufs)
+
+
+def winograd_output(const floating[:, :, :] m, floating[:, :, :, ::1] y,
+                    const floating[::1] bias, Py_ssize_t th, Py_ssize_t tw):
+    """y[n, o] = the 2x2 tiles A^T m[:, o, n*T + t] A (A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]),
+    + bias[o] (bias may be empty), cut to y's height and width. m's last axis unit-stride."""
+    cdef Py_ssize_t N = y.shape[0], O = y.shape[1], OH = y.shape[2], OW = y.shape[3]
+    cdef Py_ssize_t T = th * tw, ms = m.strides[0] // sizeof(floating), p, n, o
+    cdef Py_ssize_t size = 4 * tw + 4                      # 2 output rows of 2 tw
+    cdef int nt = _gthreads(N * O * T * 16)
+    cdef floating bv
+    cdef floating* bufs
+    if N == 0 or O == 0 or T == 0:
+        return
+    bufs = <floating*> malloc(nt * size * sizeof(floating))
+    if bufs == NULL:
+        raise MemoryError()
+    try:
+        for p in prange(N * O, nogil=True, schedule="static", num_threads=nt):
+            n = p // O
+            o = p % O
+            bv = bias[o] if bias.shape[0] > 0 else 0
+            if floating is float:
+                mg_wino_out_plane_f(&m[0, o, n * T], ms, &y[n, o, 0, 0], OH, OW, th, tw, bv,
+                                    bufs + threadid() * size)
+            else:
+                mg_wino_out_plane_d(&m[0, o, n * T], ms, &y[n, o, 0, 0], OH, OW, th, tw, bv,
+                                    bufs + threadid() * size)
+    finally:
+        free(bufs)
+
+
+def winograd_grad(const floating[:, :, :, ::1] g, floating[:, :, :] out, Py_ssize_t th,
+                  Py_ssize_t tw):
+    """out[xi, o, n*T + t] = (A g_t A^T)[xi] for g_t the 2x2 tile t of g[n, o] (zero past its
+    edge): the upstream gradient's side of the Winograd weight gradient, dL/dU[xi] =
+    out[xi] @ V[xi]^T summed over the batch. out's last axis unit-stride."""
+    cdef Py_ssize_t N = g.shape[0], O = g.shape[1], OH = g.shape[2], OW = g.shape[3]
+    cdef Py_ssize_t T = th * tw, xs = out.strides[0] // sizeof(floating), p, n, o
+    cdef Py_ssize_t size = 4 * tw + 4
+    cdef int nt = _gthreads(N * O * T * 16)
+    cdef floating* bufs
+    if N == 0 or O == 0 or T == 0:
+        return
+    bufs = <floating*> malloc(nt * size * sizeof(floating))
+    if bufs == NULL:
+        raise MemoryError()
+    try:
+        for p in prange(N * O, nogil=True, schedule="static", num_threads=nt):
+            n = p // O
+            o = p % O
+            if floating is float:
+                mg_wino_grad_plane_f(&g[n, o, 0, 0], OH, OW, th, tw, &out[0, o, n * T], xs,
+                                     bufs + threadid() * size)
+            else:
+                mg_wino_grad_plane_d(&g[n, o, 0, 0], OH, OW, th, tw, &out[0, o, n * T], xs,
+                                     bufs + threadid() * size)
+    finally:
+        free(bufs)
 
 
 # ---- pooling -----------------------------------------------------------------------------------

@@ -237,13 +237,15 @@ def _conv_geometry(x_shape, w_shape, stride, padding):
 _pool = None   # (pid, ThreadPoolExecutor), made on first use
 
 
-def _over_batch(work, n: int, per_image_bytes: int, flops: float):
+def _over_batch(work, n: int, per_image_bytes: int, flops: float,
+                chunk_bytes: int | None = None):
     """Run ``work(n0, n1, scratch_images)`` over the batch in cache-sized chunks: on the calling
     thread alone, or (large enough, and a BLAS whose threads we can set) on as many worker threads
     as the BLAS has, each taking a contiguous run of chunks. Returns each thread's results."""
     global _pool
     # (max and min are the protocol's array reductions in this module: builtins spelt out)
-    step = builtins.max(1, builtins.min(n, IM2COL_CHUNK_BYTES // builtins.max(per_image_bytes, 1)))
+    budget = IM2COL_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    step = builtins.max(1, builtins.min(n, budget // builtins.max(per_image_bytes, 1)))
     chunks = [(i, builtins.min(n, i + step)) for i in range(0, n, step)]
     threads = builtins.min(blas.threads(), len(chunks), _CORES)
     if flops < PARALLEL_MIN_FLOPS:
@@ -268,11 +270,100 @@ def _over_batch(work, n: int, per_image_bytes: int, flops: float):
         return [first] + [f.result() for f in futures]
 
 
+# Winograd F(2x2, 3x3) (see _cpu.winograd_input) for 3x3 unit-stride layers: 16 GEMMs of
+# K = C instead of one of K = 9 C, 2.25x fewer multiplies. The input gradient of such a layer is
+# another one (g, padded 2 - p, through the flipped, transposed weights), and the weight
+# gradient is 16 GEMMs too (K = the batch's tiles), so all three take this path. It pays from
+# WINOGRAD_MIN_CHANNELS input channels (the first layer of a CNN, C = 1, makes 16 GEMMs too thin)
+# and WINOGRAD_MIN_TILES 2x2 tiles an image (below that, an 8x8 digit, the per-chunk transforms
+# cost more than the multiplies they save): im2col serves the rest.
+WINOGRAD_MIN_CHANNELS = 8
+WINOGRAD_MIN_TILES = 36
+# Chunk budgets: the forward's 16 GEMMs (K = channels) run best on two 26x26 images at a time,
+# the weight gradient's (K = tiles) on four or more (measured on the worksheet-4 CNN's layer).
+WINOGRAD_CHUNK_BYTES = 1 << 20
+WINOGRAD_GRAD_CHUNK_BYTES = 2 << 20
+_SKEW = 48   # elements: 192 bytes, three cache lines
+_WINOGRAD_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+
+
+def _winograd_ok(x_shape, w_shape, stride, padding):
+    return tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) \
+        and w_shape[1] >= WINOGRAD_MIN_CHANNELS and builtins.max(padding) <= 2 \
+        and ((x_shape[2] + 2 * padding[0] - 1) // 2) * ((x_shape[3] + 2 * padding[1] - 1) // 2) \
+        >= builtins.max(WINOGRAD_MIN_TILES, 1)
+
+
+def _winograd(x, w, bias, padding, y):
+    """y (n, o, oh, ow), preallocated = conv2d(x, w) + bias for a 3x3 w, stride 1: tiles
+    transformed a cache-sized chunk of images at a time, 16 GEMMs U[xi] @ V[xi] per chunk."""
+    n, c = x.shape[:2]
+    o, oh, ow = y.shape[1:]
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    tiles = th * tw
+    g = np.asarray(_WINOGRAD_G, dtype=x.dtype)
+    u = np.ascontiguousarray(np.einsum("ai,ocij,bj->aboc", g, w, g).reshape(16, o, c))
+    scratch = threading.local()
+
+    def work(n0, n1, step):
+        k = n1 - n0
+        if getattr(scratch, "v", None) is None:
+            scratch.v = np.empty((16, c * step * tiles + _SKEW), dtype=x.dtype)
+            scratch.m = np.empty((16, o * step * tiles + _SKEW), dtype=x.dtype)
+        # each xi a (channels, tiles) matrix, the 16 of them _SKEW elements further apart than
+        # packed: the transforms touch all 16 at once, and 4 KiB multiples would alias in L1
+        v = scratch.v[:, :c * k * tiles].reshape(16, c, k * tiles)
+        m = scratch.m[:, :o * k * tiles].reshape(16, o, k * tiles)
+        _cpu.winograd_input(x[n0:n1], v, th, tw, padding[0], padding[1])
+        np.matmul(u, v, out=m)
+        _cpu.winograd_output(m, y[n0:n1], bias, th, tw)
+
+    if n:
+        _over_batch(work, n, 16 * (c + o) * tiles * x.itemsize, 32.0 * n * o * c * tiles,
+                    WINOGRAD_CHUNK_BYTES)
+    return y
+
+
+def _winograd_weight_grad(x, g, padding):
+    """dL/dw of a 3x3, stride-1 conv2d by Winograd: dL/dU[xi] = sum over every tile of the
+    batch of (A g A^T)[xi] (B^T d B)[xi], 16 GEMMs whose inner dimension is the tiles; then
+    dL/dw = G^T (dL/dU) G (U = G w G^T in the forward)."""
+    n, c = x.shape[:2]
+    o, oh, ow = g.shape[1:]
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    tiles = th * tw
+    scratch = threading.local()
+
+    def work(n0, n1, step):
+        k = n1 - n0
+        if getattr(scratch, "v", None) is None:
+            scratch.v = np.empty((16, c * step * tiles + _SKEW), dtype=g.dtype)
+            scratch.m = np.empty((16, o * step * tiles + _SKEW), dtype=g.dtype)
+        v = scratch.v[:, :c * k * tiles].reshape(16, c, k * tiles)
+        gt = scratch.m[:, :o * k * tiles].reshape(16, o, k * tiles)
+        _cpu.winograd_input(x[n0:n1], v, th, tw, padding[0], padding[1])
+        _cpu.winograd_grad(g[n0:n1], gt, th, tw)
+        return np.matmul(gt, v.transpose(0, 2, 1))
+
+    du = np.zeros((16, o, c), dtype=g.dtype)
+    if n:
+        for results in _over_batch(work, n, 16 * (c + o) * tiles * g.itemsize,
+                                   32.0 * n * o * c * tiles, WINOGRAD_GRAD_CHUNK_BYTES):
+            for part in results:
+                du += part
+    G = np.asarray(_WINOGRAD_G, dtype=g.dtype)
+    return np.einsum("ai,aboc,bj->ocij", G, du.reshape(4, 4, o, c), G)
+
+
 def conv2d(x, w, b, stride, padding):
     """PyTorch's conv2d (cross-correlation, NCHW): ``(y, saved)``, saved = ("cols", the columns
     of every image) when they fit IM2COL_KEEP_BYTES, else ("x", x), for conv2d_vjp."""
     x, w = _c(x), _c(w)
     n, c, o, kh, kw, oh, ow = _conv_geometry(x.shape, w.shape, stride, padding)
+    if _winograd_ok(x.shape, w.shape, stride, padding):
+        bias = _c(b) if b is not None else np.empty(0, dtype=x.dtype)
+        y = _winograd(x, w, bias, padding, np.empty((n, o, oh, ow), dtype=x.dtype))
+        return y, ("x", x)
     r, p = c * kh * kw, oh * ow
     w2 = w.reshape(o, r)
     bias = _c(b).reshape(o, 1) if b is not None else None
@@ -310,6 +401,16 @@ def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
     w2t = w.reshape(o, r).T
     args = (kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
     gx = np.zeros(x_shape, dtype=g.dtype) if need_x else None
+    if need_x and builtins.max(padding) <= 2 and \
+            _winograd_ok(g.shape, (c, o, kh, kw), stride, (2 - padding[0], 2 - padding[1])):
+        # the input gradient as a Winograd convolution of g, the weights flipped and transposed
+        wt = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        _winograd(g, wt, np.empty(0, dtype=g.dtype), (2 - padding[0], 2 - padding[1]), gx)
+        need_x = False
+    gw = None
+    if need_w and kind == "x" and _winograd_ok(x_shape, w.shape, stride, padding):
+        gw = _winograd_weight_grad(arr, g, padding).astype(g.dtype, copy=False)
+        need_w = False
     scratch = threading.local()
 
     def work(n0, n1, step):
@@ -328,7 +429,6 @@ def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
             _cpu.col2im(dcols, gx[n0:n1], *args)
         return gw
 
-    gw = None
     if need_w:
         gw = np.zeros((o, r), dtype=g.dtype)
     if n and (need_x or need_w):

@@ -3,10 +3,13 @@ against the others, the reference backend (numpy's einsum over sliding windows) 
 
 * ``keep``: the whole batch's im2col columns kept from the forward for the weight gradient;
 * ``chunked``: images a few at a time, the columns recomputed in the backward;
-* ``threads``: the chunks shared among worker threads, each with a one-threaded BLAS.
+* ``threads``: the chunks shared among worker threads, each with a one-threaded BLAS;
+* ``winograd``: Winograd F(2x2, 3x3) for 3x3 unit-stride layers (forward, input gradient and
+  weight gradient), one image per chunk; ``winograd-threads``: its chunks over the threads.
 
-Geometries are random (stride, padding, channels, odd sizes, kernels up to the padded input),
-float32 and float64; all three gradients are compared, with and without a bias.
+Geometries are random (stride, padding, channels, odd sizes, kernels up to the padded input;
+for the Winograd paths 3x3 kernels at stride 1, odd and even sizes, padding 0 to 2), float32
+and float64; all three gradients are compared, with and without a bias.
 """
 
 import numpy as np
@@ -19,20 +22,33 @@ from minigrad.backends import blas, cpu, reference
 # The path fixture's settings are the same for every example hypothesis draws: sharing it is fine.
 FIXTURE = HealthCheck.function_scoped_fixture
 
+NEVER = 1 << 40
 PATHS = {
-    # path: (IM2COL_KEEP_BYTES, IM2COL_CHUNK_BYTES, PARALLEL_MIN_FLOPS)
-    "keep": (1 << 40, 1 << 40, float("inf")),
-    "chunked": (0, 1, float("inf")),           # one image per chunk, columns recomputed
-    "threads": (0, 1, 0),                      # and the chunks over the BLAS's threads
+    # path: (IM2COL_KEEP_BYTES, IM2COL_CHUNK_BYTES, PARALLEL_MIN_FLOPS, WINOGRAD_MIN_CHANNELS,
+    #        the Winograd chunk budgets)
+    "keep": (1 << 40, 1 << 40, float("inf"), NEVER, NEVER),
+    "chunked": (0, 1, float("inf"), NEVER, NEVER),     # one image per chunk, columns recomputed
+    "threads": (0, 1, 0, NEVER, NEVER),                # and the chunks over the BLAS's threads
+    "winograd": (0, 1, float("inf"), 0, 1),            # every 3x3 stride-1 layer, image by image
+    "winograd-threads": (0, 1, 0, 0, 1),
 }
+WINOGRAD_PATHS = ("winograd", "winograd-threads")
+
+
+def _set_path(monkeypatch, name):
+    keep, chunk, par, wino_channels, wino_chunk = PATHS[name]
+    monkeypatch.setattr(cpu, "IM2COL_KEEP_BYTES", keep)
+    monkeypatch.setattr(cpu, "IM2COL_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(cpu, "PARALLEL_MIN_FLOPS", par)
+    monkeypatch.setattr(cpu, "WINOGRAD_MIN_CHANNELS", wino_channels)
+    monkeypatch.setattr(cpu, "WINOGRAD_MIN_TILES", 0 if wino_channels == 0 else NEVER)
+    monkeypatch.setattr(cpu, "WINOGRAD_CHUNK_BYTES", wino_chunk)
+    monkeypatch.setattr(cpu, "WINOGRAD_GRAD_CHUNK_BYTES", wino_chunk)
 
 
 @pytest.fixture(params=list(PATHS))
 def path(request, monkeypatch):
-    keep, chunk, par = PATHS[request.param]
-    monkeypatch.setattr(cpu, "IM2COL_KEEP_BYTES", keep)
-    monkeypatch.setattr(cpu, "IM2COL_CHUNK_BYTES", chunk)
-    monkeypatch.setattr(cpu, "PARALLEL_MIN_FLOPS", par)
+    _set_path(monkeypatch, request.param)
     return request.param
 
 
@@ -40,6 +56,20 @@ def _run(backend, x, w, b, g, stride, padding):
     y, saved = backend.conv2d(x, w, b, stride, padding)
     gx, gw = backend.conv2d_vjp(g, w, saved, x.shape, stride, padding, True, True)
     return y, gx, gw
+
+
+# 3x3 kernels at stride 1 (what the Winograd paths take), the rest as above
+geometry3 = st.fixed_dictionaries({
+    "n": st.integers(1, 4), "c": st.integers(1, 12), "o": st.integers(1, 9),
+    "kh": st.just(3), "kw": st.just(3), "sh": st.just(1), "sw": st.just(1),
+    "ph": st.integers(0, 2), "pw": st.integers(0, 2),
+    "dh": st.integers(0, 9), "dw": st.integers(0, 9),
+    "bias": st.booleans(), "seed": st.integers(0, 2**16),
+})
+
+
+def _geometry_for(path):
+    return geometry3 if path in WINOGRAD_PATHS else geometry
 
 
 geometry = st.fixed_dictionaries({
@@ -68,8 +98,9 @@ def _arrays(gm, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[FIXTURE])
-@given(gm=geometry)
-def test_each_path_matches_the_reference_backend(path, dtype, gm):
+@given(data=st.data())
+def test_each_path_matches_the_reference_backend(path, dtype, data):
+    gm = data.draw(_geometry_for(path))
     x, w, b, g, stride, padding = _arrays(gm, dtype)
     got = _run(cpu, x, w, b, g, stride, padding)
     want = _run(reference, x, w, b, g, stride, padding)
@@ -89,23 +120,23 @@ def test_paths_agree_on_a_worksheet_layer(dtype, monkeypatch):
     b = rng.standard_normal(32).astype(dtype)
     g = rng.standard_normal((6, 32, 24, 24)).astype(dtype)
     results = {}
-    for name, (keep, chunk, par) in PATHS.items():
-        monkeypatch.setattr(cpu, "IM2COL_KEEP_BYTES", keep)
-        monkeypatch.setattr(cpu, "IM2COL_CHUNK_BYTES", chunk)
-        monkeypatch.setattr(cpu, "PARALLEL_MIN_FLOPS", par)
+    for name in PATHS:
+        _set_path(monkeypatch, name)
         results[name] = _run(cpu, x, w, b, g, (1, 1), (0, 0))
-    # dW sums 6 * 24 * 24 products per entry, in a different order per path: float32 rounding
-    tol = dict(rtol=1e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    for name in ("chunked", "threads"):
+    # dW sums 6 * 24 * 24 products per entry, in a different order per path (and through
+    # Winograd's transforms): float32 rounding
+    tol = dict(rtol=1e-4, atol=5e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+    for name in ("chunked", "threads", *WINOGRAD_PATHS):
         for a, e in zip(results[name], results["keep"]):
             np.testing.assert_allclose(a, e, **tol, err_msg=name)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE])
-@given(gm=geometry)
-def test_each_path_matches_pytorch(path, dtype, gm):
+@given(data=st.data())
+def test_each_path_matches_pytorch(path, dtype, data):
     torch = pytest.importorskip("torch")
+    gm = data.draw(_geometry_for(path))
     x, w, b, g, stride, padding = _arrays(gm, dtype)
     y, gx, gw = _run(cpu, x, w, b, g, stride, padding)
     tx = torch.tensor(x, requires_grad=True)
@@ -172,3 +203,47 @@ def test_a_forked_child_convolves_with_threads_of_its_own(monkeypatch):
 def _conv_in_child(x, w):
     cpu.IM2COL_KEEP_BYTES, cpu.IM2COL_CHUNK_BYTES, cpu.PARALLEL_MIN_FLOPS = 0, 1, 0
     return cpu.conv2d(x, w, None, (1, 1), (0, 0))[0]
+
+
+@pytest.mark.parametrize("name", WINOGRAD_PATHS)
+def test_winograd_on_an_empty_batch_and_on_one_pixel(name, monkeypatch):
+    _set_path(monkeypatch, name)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    y, saved = cpu.conv2d(np.zeros((0, 3, 6, 6), np.float32), w, None, (1, 1), (1, 1))
+    gx, gw = cpu.conv2d_vjp(np.zeros(y.shape, np.float32), w, saved, (0, 3, 6, 6), (1, 1), (1, 1))
+    assert y.shape == (0, 4, 6, 6) and gx.shape == (0, 3, 6, 6)
+    np.testing.assert_array_equal(gw, np.zeros(w.shape, np.float32))
+    # a 1x1 image padded by 1: one 2x2 tile, three quarters of it outside the output
+    x = np.full((1, 3, 1, 1), 2.0, np.float32)
+    y, saved = cpu.conv2d(x, w, None, (1, 1), (1, 1))
+    np.testing.assert_allclose(y, np.full((1, 4, 1, 1), 6.0, np.float32))
+    gx, gw = cpu.conv2d_vjp(np.ones(y.shape, np.float32), w, saved, x.shape, (1, 1), (1, 1))
+    np.testing.assert_allclose(gx, np.full(x.shape, 4.0, np.float32))
+    want_gw = np.zeros(w.shape, np.float32)
+    want_gw[:, :, 1, 1] = 2.0                      # only the centre tap ever sees the pixel
+    np.testing.assert_allclose(gw, want_gw)
+
+
+def test_the_default_thresholds_route_the_worksheet_layers(monkeypatch):
+    """What the benchmark times is what these tests check: with the default thresholds the
+    worksheet-4 CNN's second layer (16 channels, 26x26) takes the Winograd path for the forward
+    and both gradients; its first layer (1 channel) and the digits CNN's 8x8 layers take im2col."""
+    calls = []
+    real_fwd, real_grad = cpu._winograd, cpu._winograd_weight_grad
+    monkeypatch.setattr(cpu, "_winograd", lambda *a: calls.append("fwd") or real_fwd(*a))
+    monkeypatch.setattr(cpu, "_winograd_weight_grad",
+                        lambda *a: calls.append("dw") or real_grad(*a))
+
+    def step(shape, o, padding, need_x=True):
+        x = np.ones(shape, np.float32)
+        w = np.ones((o, shape[1], 3, 3), np.float32)
+        y, saved = cpu.conv2d(x, w, None, (1, 1), padding)
+        cpu.conv2d_vjp(np.ones(y.shape, np.float32), w, saved, shape, (1, 1), padding, need_x)
+        got = list(calls)
+        calls.clear()
+        return got
+
+    assert step((2, 16, 26, 26), 32, (0, 0)) == ["fwd", "fwd", "dw"]   # y, dx, dW
+    assert step((2, 1, 28, 28), 16, (0, 0), need_x=False) == []   # the images need no gradient
+    assert step((2, 1, 28, 28), 16, (0, 0)) == ["fwd"]   # were it asked for: 16 channels of g
+    assert step((2, 16, 8, 8), 32, (1, 1)) == []
