@@ -237,12 +237,28 @@ def _conv_geometry(x_shape, w_shape, stride, padding):
 _pool = None   # (pid, ThreadPoolExecutor), made on first use
 
 
+def _on_threads(parts):
+    """Run the callables ``parts`` at once, the first on the calling thread and the others on
+    the per-process worker pool, with a one-threaded BLAS; their results, in order."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():   # a forked child has none of its threads
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=_CORES,
+                                                 thread_name_prefix="minigrad-cpu"))
+    with blas.single_threaded():
+        futures = [_pool[1].submit(part) for part in parts[1:]]
+        try:
+            first = parts[0]()
+        finally:
+            wait(futures)
+        return [first] + [f.result() for f in futures]
+
+
 def _over_batch(work, n: int, per_image_bytes: int, flops: float,
                 chunk_bytes: int | None = None):
     """Run ``work(n0, n1, scratch_images)`` over the batch in cache-sized chunks: on the calling
     thread alone, or (large enough, and a BLAS whose threads we can set) on as many worker threads
-    as the BLAS has, each taking a contiguous run of chunks. Returns each thread's results."""
-    global _pool
+    as the BLAS has, each taking the next chunk when done with one. Returns each thread's
+    results (lists, in the order that thread ran its chunks)."""
     # (max and min are the protocol's array reductions in this module: builtins spelt out)
     budget = IM2COL_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     step = builtins.max(1, builtins.min(n, budget // builtins.max(per_image_bytes, 1)))
@@ -251,23 +267,24 @@ def _over_batch(work, n: int, per_image_bytes: int, flops: float,
     if flops < PARALLEL_MIN_FLOPS:
         threads = 1
 
-    def run(group):
-        return [work(n0, n1, step) for n0, n1 in group]
-
     if threads <= 1:
-        return [run(chunks)]
-    groups = [chunks[len(chunks) * k // threads: len(chunks) * (k + 1) // threads]
-              for k in range(threads)]
-    if _pool is None or _pool[0] != os.getpid():   # a forked child has none of its threads
-        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=_CORES,
-                                                 thread_name_prefix="minigrad-conv"))
-    with blas.single_threaded():
-        futures = [_pool[1].submit(run, g) for g in groups[1:]]
-        try:
-            first = run(groups[0])
-        finally:
-            wait(futures)
-        return [first] + [f.result() for f in futures]
+        return [[work(n0, n1, step) for n0, n1 in chunks]]
+    # The threads take the next chunk as they finish one, rather than a fixed share each: when
+    # a core is busy with something else (another library's spinning threads, say), the other
+    # threads take over its share instead of waiting for it.
+    todo = iter(chunks)
+    lock = threading.Lock()
+
+    def run():
+        done = []
+        while True:
+            with lock:
+                chunk = next(todo, None)
+            if chunk is None:
+                return done
+            done.append(work(chunk[0], chunk[1], step))
+
+    return _on_threads([run] * threads)
 
 
 # Winograd F(2x2, 3x3) (see _cpu.winograd_input) for 3x3 unit-stride layers: 16 GEMMs of
