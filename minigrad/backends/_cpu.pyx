@@ -318,6 +318,12 @@ cdef extern from "winograd.h" nogil:
                               Py_ssize_t tw, float* o, Py_ssize_t xs, float* buf)
     void mg_wino_grad_plane_d(const double* g, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t th,
                               Py_ssize_t tw, double* o, Py_ssize_t xs, double* buf)
+    void mg_wino_in_adjoint_plane_f(const float* dv, Py_ssize_t xs, float* dx, Py_ssize_t H,
+                                    Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t th,
+                                    Py_ssize_t tw, float* acc)
+    void mg_wino_in_adjoint_plane_d(const double* dv, Py_ssize_t xs, double* dx, Py_ssize_t H,
+                                    Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t th,
+                                    Py_ssize_t tw, double* acc)
     void mg_wino_out_plane_d(const double* m, Py_ssize_t ms, double* y, Py_ssize_t OH,
                              Py_ssize_t OW, Py_ssize_t th, Py_ssize_t tw, double bias,
                              double* buf)
@@ -380,6 +386,38 @@ def winograd_output(const floating[:, :, :] m, floating[:, :, :, ::1] y,
             else:
                 mg_wino_out_plane_d(&m[0, o, n * T], ms, &y[n, o, 0, 0], OH, OW, th, tw, bv,
                                     bufs + threadid() * size)
+    finally:
+        free(bufs)
+
+
+def winograd_input_vjp(const floating[:, :, :] dv, floating[:, :, :, ::1] dx, Py_ssize_t th,
+                       Py_ssize_t tw, Py_ssize_t ph, Py_ssize_t pw):
+    """dx[n, c] = the adjoint of winograd_input: every tile's gradient dv[:, c, n*T + t] through
+    B dV B^T, added back over the 4x4 patch it came from (padding dropped). dx is overwritten.
+    dv's last axis unit-stride, any stride between its xi."""
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t T = th * tw, xs = dv.strides[0] // sizeof(floating), p, n, c
+    cdef Py_ssize_t size = (2 * th + 2) * (2 * tw + 2)
+    cdef int nt = _gthreads(N * C * T * 16)
+    cdef floating* bufs
+    if N == 0 or C == 0 or H == 0 or W == 0:
+        return
+    if T == 0:      # no tiles: nothing reached the output, nothing comes back
+        dx[:, :, :, :] = 0
+        return
+    bufs = <floating*> malloc(nt * size * sizeof(floating))
+    if bufs == NULL:
+        raise MemoryError()
+    try:
+        for p in prange(N * C, nogil=True, schedule="static", num_threads=nt):
+            n = p // C
+            c = p % C
+            if floating is float:
+                mg_wino_in_adjoint_plane_f(&dv[0, c, n * T], xs, &dx[n, c, 0, 0], H, W, ph, pw,
+                                           th, tw, bufs + threadid() * size)
+            else:
+                mg_wino_in_adjoint_plane_d(&dv[0, c, n * T], xs, &dx[n, c, 0, 0], H, W, ph, pw,
+                                           th, tw, bufs + threadid() * size)
     finally:
         free(bufs)
 

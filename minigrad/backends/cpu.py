@@ -341,35 +341,49 @@ def _winograd(x, w, bias, padding, y):
     return y
 
 
-def _winograd_weight_grad(x, g, padding):
-    """dL/dw of a 3x3, stride-1 conv2d by Winograd: dL/dU[xi] = sum over every tile of the
-    batch of (A g A^T)[xi] (B^T d B)[xi], 16 GEMMs whose inner dimension is the tiles; then
-    dL/dw = G^T (dL/dU) G (U = G w G^T in the forward)."""
-    n, c = x.shape[:2]
+def _winograd_vjp(x, g, w, padding, need_x, need_w):
+    """(dL/dx, dL/dw) of a 3x3, stride-1 conv2d whose forward was _winograd: both from the
+    upstream gradient's tiles Gt = A g A^T (y = A^T M A, M[xi] = U[xi] V[xi], so dL/dM = Gt):
+    dL/dV[xi] = U[xi]^T Gt[xi], back through winograd_input's adjoint into dx; dL/dU[xi] =
+    Gt[xi] V[xi]^T summed over every tile of the batch (16 GEMMs whose inner dimension is the
+    tiles), and dL/dw = G^T (dL/dU) G (U = G w G^T). A chunk of images at a time."""
+    n, c, h, wd = x.shape
     o, oh, ow = g.shape[1:]
     th, tw = (oh + 1) // 2, (ow + 1) // 2
     tiles = th * tw
+    G = np.asarray(_WINOGRAD_G, dtype=g.dtype)
+    ut = np.ascontiguousarray(np.einsum("ai,ocij,bj->abco", G, w, G).reshape(16, c, o)) \
+        if need_x else None
+    gx = np.empty(x.shape, dtype=g.dtype) if need_x else None
     scratch = threading.local()
 
     def work(n0, n1, step):
         k = n1 - n0
-        if getattr(scratch, "v", None) is None:
+        if getattr(scratch, "v", None) is None:   # V, or dL/dV: (16, c, tiles) per image
             scratch.v = np.empty((16, c * step * tiles + _SKEW), dtype=g.dtype)
             scratch.m = np.empty((16, o * step * tiles + _SKEW), dtype=g.dtype)
         v = scratch.v[:, :c * k * tiles].reshape(16, c, k * tiles)
         gt = scratch.m[:, :o * k * tiles].reshape(16, o, k * tiles)
-        _cpu.winograd_input(x[n0:n1], v, th, tw, padding[0], padding[1])
         _cpu.winograd_grad(g[n0:n1], gt, th, tw)
-        return np.matmul(gt, v.transpose(0, 2, 1))
+        du = None
+        if need_w:
+            _cpu.winograd_input(x[n0:n1], v, th, tw, padding[0], padding[1])
+            du = np.matmul(gt, v.transpose(0, 2, 1))
+        if need_x:
+            np.matmul(ut, gt, out=v)
+            _cpu.winograd_input_vjp(v, gx[n0:n1], th, tw, padding[0], padding[1])
+        return du
 
     du = np.zeros((16, o, c), dtype=g.dtype)
     if n:
         for results in _over_batch(work, n, 16 * (c + o) * tiles * g.itemsize,
-                                   32.0 * n * o * c * tiles, WINOGRAD_GRAD_CHUNK_BYTES):
+                                   32.0 * n * o * c * tiles * (int(need_x) + int(need_w)),
+                                   WINOGRAD_GRAD_CHUNK_BYTES):
             for part in results:
-                du += part
-    G = np.asarray(_WINOGRAD_G, dtype=g.dtype)
-    return np.einsum("ai,aboc,bj->ocij", G, du.reshape(4, 4, o, c), G)
+                if part is not None:
+                    du += part
+    gw = np.einsum("ai,aboc,bj->ocij", G, du.reshape(4, 4, o, c), G) if need_w else None
+    return gx, gw
 
 
 def conv2d(x, w, b, stride, padding):
@@ -409,7 +423,8 @@ def conv2d(x, w, b, stride, padding):
 
 def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
     """(dL/dx, dL/dw), a chunk of images at a time: dW = sum_n g[n] cols[n]^T (each thread sums
-    its own, the threads' sums added at the end), dx[n] = col2im(W^T g[n])."""
+    its own, the threads' sums added at the end), dx[n] = col2im(W^T g[n]); or, after a
+    Winograd forward, _winograd_vjp."""
     kind, arr = saved
     g, w = _c(g), _c(w)
     n, c, o, kh, kw, oh, ow = _conv_geometry(x_shape, w.shape, stride, padding)
@@ -417,17 +432,11 @@ def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
     g3 = g.reshape(n, o, p)
     w2t = w.reshape(o, r).T
     args = (kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
+    if kind == "x" and _winograd_ok(x_shape, w.shape, stride, padding):   # a Winograd forward
+        gx, gw = _winograd_vjp(arr, g, w, padding, need_x, need_w)
+        return gx, (gw.astype(g.dtype, copy=False) if gw is not None else None)
     gx = np.zeros(x_shape, dtype=g.dtype) if need_x else None
-    if need_x and builtins.max(padding) <= 2 and \
-            _winograd_ok(g.shape, (c, o, kh, kw), stride, (2 - padding[0], 2 - padding[1])):
-        # the input gradient as a Winograd convolution of g, the weights flipped and transposed
-        wt = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        _winograd(g, wt, np.empty(0, dtype=g.dtype), (2 - padding[0], 2 - padding[1]), gx)
-        need_x = False
     gw = None
-    if need_w and kind == "x" and _winograd_ok(x_shape, w.shape, stride, padding):
-        gw = _winograd_weight_grad(arr, g, padding).astype(g.dtype, copy=False)
-        need_w = False
     scratch = threading.local()
 
     def work(n0, n1, step):

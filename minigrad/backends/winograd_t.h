@@ -156,3 +156,47 @@ static void MG_F(mg_wino_grad_plane)(const MG_T *g, ptrdiff_t OH, ptrdiff_t OW, 
                                q + 15 * xs);
     }
 }
+
+/* The input gradient: the adjoint of mg_wino_in_plane. The tile gradients dV (dv[xi * xs + t],
+ * dL/dV = U^T dL/dM summed over the output channels by the caller's GEMMs) go back through
+ * B dV B^T, B = [[1, 0, 0, 0], [0, 1, -1, 1], [-1, 1, 1, 0], [0, 0, 0, -1]], and each 4x4 tile is
+ * added where its input tile came from (neighbours overlap by 2). acc holds the padded plane,
+ * (2 th + 2) x (2 tw + 2); the (H, W) window at (ph, pw) of it is written to dx (overwritten). */
+static void MG_F(mg_wino_in_adjoint_plane)(const MG_T *dv, ptrdiff_t xs, MG_T *dx, ptrdiff_t H,
+                                           ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t th,
+                                           ptrdiff_t tw, MG_T *acc)
+{
+    const ptrdiff_t wp = 2 * tw + 2, hp = 2 * th + 2;
+    memset(acc, 0, (size_t)(wp * hp) * sizeof(MG_T));
+    for (ptrdiff_t ty = 0; ty < th; ty++) {
+        const MG_T *q = dv + ty * tw;
+        MG_T *rows = acc + 2 * ty * wp;
+        for (ptrdiff_t tx = 0; tx < tw; tx++) {
+            MG_T s[4][4], x[4][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++)
+                    s[i][j] = q[(4 * i + j) * xs + tx];
+            for (int j = 0; j < 4; j++) {              /* x = B s */
+                x[0][j] = s[0][j];
+                x[1][j] = s[1][j] - s[2][j] + s[3][j];
+                x[2][j] = s[1][j] + s[2][j] - s[0][j];
+                x[3][j] = -s[3][j];
+            }
+            for (int a = 0; a < 4; a++) {              /* then x B^T, added in place */
+                MG_T *r = rows + a * wp + 2 * tx;
+                r[0] += x[a][0];
+                r[1] += x[a][1] - x[a][2] + x[a][3];
+                r[2] += x[a][1] + x[a][2] - x[a][0];
+                r[3] -= x[a][3];
+            }
+        }
+    }
+    for (ptrdiff_t y = 0; y < H; y++) {             /* the unpadded window, zero beyond acc */
+        const ptrdiff_t ya = y + ph;
+        MG_T *d = dx + y * W;
+        for (ptrdiff_t c = 0; c < W; c++) {
+            const ptrdiff_t ca = c + pw;
+            d[c] = ya < hp && ca < wp ? acc[ya * wp + ca] : 0;
+        }
+    }
+}

@@ -227,12 +227,11 @@ def test_winograd_on_an_empty_batch_and_on_one_pixel(name, monkeypatch):
 def test_the_default_thresholds_route_the_worksheet_layers(monkeypatch):
     """What the benchmark times is what these tests check: with the default thresholds the
     worksheet-4 CNN's second layer (16 channels, 26x26) takes the Winograd path for the forward
-    and both gradients; its first layer (1 channel) and the digits CNN's 8x8 layers take im2col."""
+    and both gradients; its first layer (1 channel) and the digits CNN's 8x8 layers im2col."""
     calls = []
-    real_fwd, real_grad = cpu._winograd, cpu._winograd_weight_grad
+    real_fwd, real_vjp = cpu._winograd, cpu._winograd_vjp
     monkeypatch.setattr(cpu, "_winograd", lambda *a: calls.append("fwd") or real_fwd(*a))
-    monkeypatch.setattr(cpu, "_winograd_weight_grad",
-                        lambda *a: calls.append("dw") or real_grad(*a))
+    monkeypatch.setattr(cpu, "_winograd_vjp", lambda *a: calls.append("vjp") or real_vjp(*a))
 
     def step(shape, o, padding, need_x=True):
         x = np.ones(shape, np.float32)
@@ -243,7 +242,7 @@ def test_the_default_thresholds_route_the_worksheet_layers(monkeypatch):
         calls.clear()
         return got
 
-    assert step((2, 16, 26, 26), 32, (0, 0)) == ["fwd", "fwd", "dw"]   # y, dx, dW
-    assert step((2, 1, 28, 28), 16, (0, 0), need_x=False) == []   # the images need no gradient
-    assert step((2, 1, 28, 28), 16, (0, 0)) == ["fwd"]   # were it asked for: 16 channels of g
+    assert step((2, 16, 26, 26), 32, (0, 0)) == ["fwd", "vjp"]
+    assert step((2, 1, 28, 28), 16, (0, 0), need_x=False) == []
+    assert step((2, 1, 28, 28), 16, (0, 0)) == []
     assert step((2, 16, 8, 8), 32, (1, 1)) == []
