@@ -305,10 +305,13 @@ _WINOGRAD_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.
 
 
 def _winograd_ok(x_shape, w_shape, stride, padding):
-    return tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) \
-        and w_shape[1] >= WINOGRAD_MIN_CHANNELS and builtins.max(padding) <= 2 \
-        and ((x_shape[2] + 2 * padding[0] - 1) // 2) * ((x_shape[3] + 2 * padding[1] - 1) // 2) \
-        >= builtins.max(WINOGRAD_MIN_TILES, 1)
+    """Whether conv2d takes the Winograd path: a 3x3 kernel at stride 1, padding at most 2, a
+    non-empty image, and enough channels and tiles to pay (the thresholds above)."""
+    if tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1) or builtins.max(padding) > 2 \
+            or builtins.min(x_shape[2:]) == 0 or w_shape[1] < WINOGRAD_MIN_CHANNELS:
+        return False
+    tiles = ((x_shape[2] + 2 * padding[0] - 1) // 2) * ((x_shape[3] + 2 * padding[1] - 1) // 2)
+    return tiles >= builtins.max(WINOGRAD_MIN_TILES, 1)
 
 
 def _winograd(x, w, bias, padding, y):
