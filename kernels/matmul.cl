@@ -14,10 +14,10 @@
  *                   in local memory, and each work-item accumulates WORK_M x WORK_N elements of C
  *                   in registers. Local size (TILE_N / WORK_N, TILE_M / WORK_M).
  *   matmul_blocked  for CPUs (PoCL): no local memory (on a CPU it is just more cache traffic);
- *                   each work-item keeps a BLOCK_M x 32 block of C in 16-wide vector registers,
- *                   reads A in place and B in 32-column panels (packed by pack_b unless B can
+ *                   each work-item keeps a BLOCK_M x 2 VEC block of C in VEC-wide vector
+ *                   registers, reads A in place and B in 2 VEC-column panels (packed by pack_b unless B can
  *                   be read as it is), so no bounds check is needed in the inner loop.
- *                   gid0 = BLOCK_M-row block of C, gid1 = 32-column panel of C.
+ *                   gid0 = BLOCK_M-row block of C, gid1 = PANEL_N-column panel of C.
  *
  * Sizes need not be multiples of anything: the tiled kernel zero-fills out-of-range tile
  * elements, pack_b zero-pads B's panels, the blocked kernel clamps A's rows, and every store
@@ -44,9 +44,17 @@
 #define WORK_N 4
 #endif
 
-/* matmul_blocked: each work-item computes a BLOCK_M x PANEL_N block of C (see there). */
+/* matmul_blocked: each work-item computes a BLOCK_M x PANEL_N block of C, PANEL_N = 2 VEC (see
+ * there). The host picks them from the device's preferred vector width: VEC 16, BLOCK_M 8 where
+ * it is 16 (AVX-512: 16 accumulators + 3 in its 32 vector registers), VEC 8, BLOCK_M 6 below
+ * (AVX2: 12 + 3 in its 16; 16-wide vectors there are split in two and 8 rows of them spill). */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef BLOCK_M
 #define BLOCK_M 8
-#define PANEL_N 32
+#endif
+#define PANEL_N (2 * VEC)
 
 /* ---- naive -------------------------------------------------------------------------------- */
 
@@ -129,6 +137,16 @@ void matmul_tiled(__global real *C, __global const real *A, __global const real 
 
 /* ---- blocked (CPU) ------------------------------------------------------------------------ */
 
+#if VEC == 8
+typedef real8 realv;
+#define VLOAD vload8
+#define VSTORE vstore8
+#else
+typedef real16 realv;
+#define VLOAD vload16
+#define VSTORE vstore16
+#endif
+
 /* Bp[b][p][k][c] = op(B)[b][k][p * PANEL_N + c], zero for columns >= N.
  * gid0 = k, gid1 = panel p, gid2 = batch; a work-item writes one contiguous PANEL_N-row of the
  * panel (one work-item per element spent more time on its index arithmetic than on copying). */
@@ -145,7 +163,8 @@ __kernel void pack_b(__global real *Bp, __global const real *B, const int N, con
         dst[c] = j0 + c < N ? src[(long)(j0 + c) * b_col] : (real)0;
 }
 
-/* One work-item: C[b][BLOCK_M q .. BLOCK_M q + BLOCK_M-1][32p .. 32p+31] = op(A) rows (x) B panel.
+/* One work-item: C[b][BLOCK_M q .. BLOCK_M q + BLOCK_M-1][PANEL_N p .. PANEL_N p + PANEL_N-1]
+ * = op(A) rows (x) B panel.
  *
  * A is read in place through its strides: each step of k broadcasts one scalar per row, and a
  * broadcast load costs the same from any address, so packing A (a whole extra pass over it)
@@ -163,8 +182,9 @@ __kernel void pack_b(__global real *Bp, __global const real *B, const int N, con
  * other order every work-item streamed a different panel and all of B went through the cache
  * once per row block.
  *
- * BLOCK_M = 8: 16 accumulators of 16 lanes + 2 B vectors + a broadcast fit the 32 AVX-512
- * registers, and each B vector loaded feeds 8 FMAs (4 before), halving cache traffic per flop. */
+ * BLOCK_M = 8, VEC = 16: 16 accumulators of 16 lanes + 2 B vectors + a broadcast fit the 32
+ * AVX-512 registers, and each B vector loaded feeds 8 FMAs (4 before), halving cache traffic per
+ * flop; on AVX2, BLOCK_M = 6 and VEC = 8 fit its 16 (the top of this file). */
 __kernel void matmul_blocked(__global real *C, __global const real *A, __global const real *Bs,
                              const int M, const int N, const int K,
                              const int a_batch, const int a_row, const int a_col,
@@ -174,7 +194,7 @@ __kernel void matmul_blocked(__global real *C, __global const real *A, __global 
     const int q = get_global_id(0), p = get_global_id(1), b = get_global_id(2);
     if (p >= b_panels || q >= a_blocks) return;
     const int i0 = q * BLOCK_M;
-    real16 acc0[BLOCK_M], acc1[BLOCK_M];
+    realv acc0[BLOCK_M], acc1[BLOCK_M];
     for (int r = 0; r < BLOCK_M; ++r) {
         acc0[r] = 0;
         acc1[r] = 0;
@@ -189,15 +209,15 @@ __kernel void matmul_blocked(__global real *C, __global const real *A, __global 
         __global const real *bs = Bs + (long)bb * bs_batch + (long)p * bs_panel;
         for (int k = 0; k < K; ++k) {
             __global const real *brow = bs + (long)k * bs_row;
-            const real16 b0 = vload16(0, brow), b1 = vload16(1, brow);
+            const realv b0 = VLOAD(0, brow), b1 = VLOAD(1, brow);
             const long ko = (long)k * a_col;
 #pragma unroll
             for (int r = 0; r < BLOCK_M; ++r) {
                 const real av = ar[r][ko];
                 /* fma, not mad: PoCL compiles mad to a separate multiply and add (it may),
                  * which halves the peak of an FMA unit; fma is one vfmadd on AVX-512 / AVX2. */
-                acc0[r] = fma((real16)av, b0, acc0[r]);
-                acc1[r] = fma((real16)av, b1, acc1[r]);
+                acc0[r] = fma((realv)av, b0, acc0[r]);
+                acc1[r] = fma((realv)av, b1, acc1[r]);
             }
         }
     }
@@ -205,12 +225,12 @@ __kernel void matmul_blocked(__global real *C, __global const real *A, __global 
     __global real *c = C + ((long)b * M + i0) * N + j0;
     for (int r = 0; r < BLOCK_M && i0 + r < M; ++r) {
         if (j0 + PANEL_N <= N) {
-            vstore16(acc0[r], 0, c + (long)r * N);
-            vstore16(acc1[r], 0, c + (long)r * N + 16);
+            VSTORE(acc0[r], 0, c + (long)r * N);
+            VSTORE(acc1[r], 0, c + (long)r * N + VEC);
         } else {
             real tmp[PANEL_N];
-            vstore16(acc0[r], 0, tmp);
-            vstore16(acc1[r], 1, tmp);
+            VSTORE(acc0[r], 0, tmp);
+            VSTORE(acc1[r], 1, tmp);
             for (int jj = 0; j0 + jj < N; ++jj) c[(long)r * N + jj] = tmp[jj];
         }
     }

@@ -2,8 +2,8 @@
 """Compiled kernels of the tensor engine (CPU).
 
 Only what numpy would do in several passes or with temporaries lives here: fused activation
-backwards, softmax / cross-entropy, im2col / col2im for convolutions, pooling, and the optimizers'
-in-place updates. Matmul is numpy's BLAS.
+backwards, softmax / cross-entropy, im2col / col2im and the Winograd transforms for convolutions
+(those in C: winograd.h), pooling, and the optimizers' in-place updates. Matmul is numpy's BLAS.
 
 Every kernel trusts its inputs: shapes, dtypes and index ranges are validated by the Python caller
 (``minigrad/backends/cpu.py``) before the GIL is released. Directives (no bounds checks, no

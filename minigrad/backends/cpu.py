@@ -215,10 +215,13 @@ def conv_out_size(size: int, k: int, s: int, p: int) -> int:
 # from its own cache, rather than all cores splitting each small GEMM. Columns that fit in
 # IM2COL_KEEP_BYTES are kept for the weight gradient; larger ones are recomputed per chunk in the
 # backward (a cached copy is cheaper to make again than a DRAM-sized one is to keep and re-read).
-# Measured on the worksheet-4 CNN's layers: benchmarks/README.md. A direct kernel for few input
-# channels (the first layer, C=1: nine shifted multiply-adds per output row, no im2col) was
-# measured too and lost to im2col + BLAS by 2x forward and 4x in the weight gradient (its
-# accumulators live in L1, BLAS's in registers), so there is none.
+# 3x3 unit-stride layers with enough channels take Winograd F(2x2, 3x3) instead (below). Measured
+# on the worksheet-4 CNN's layers: README.md, "Benchmarks". Tried and dropped: a direct kernel for
+# few input channels (the first layer, C=1: nine shifted multiply-adds per output row, no im2col)
+# lost to im2col + BLAS by 2x forward and 4x in the weight gradient (its accumulators live in L1,
+# BLAS's in registers); "wide" unit-stride columns (each row one memcpy of the input plane, the
+# GEMM computing OH x W outputs of which OH x OW are kept) made im2col 3x cheaper but the layers
+# where that paid are Winograd's, and on the others (C=1, 8x8 digits) the wasted columns cost more.
 
 IM2COL_KEEP_BYTES = 4 << 20
 IM2COL_CHUNK_BYTES = 512 << 10

@@ -1165,6 +1165,34 @@ def test_opencl_matmul_tiled_small_work_groups(opencl, monkeypatch):
 
 
 @pytest.mark.opencl
+@pytest.mark.parametrize("shape", [(8, 16), (6, 8)], ids=["avx512", "avx2"])
+def test_opencl_matmul_blocked_shapes(opencl, monkeypatch, shape):
+    """Both builds of the blocked kernel (16-wide vectors in 8-row blocks where the device
+    prefers 16, 8-wide in 6-row blocks elsewhere) on whatever device we have: sizes that are and
+    are not multiples of the blocks, packed and in-place B, batched with a shared operand, and
+    the weight-gradient's batch sums through conv2d."""
+    M = _cl_matmul_module()
+    monkeypatch.setattr(M, "_blocked_shape", lambda device=None: shape)
+    for m, n, k in ((13, 47, 9), (48, 64, 33), (6, 16, 1)):
+        for ta, tb in ((False, False), (True, True)):
+            a, b, want = matmul_operands(m, n, k, ta, tb, np.float32)
+            got = opencl.matmul(opencl.asarray(a), opencl.asarray(b), ta, tb, kernel="blocked")
+            check(opencl, got, want, rtol=1e-4, atol=1e-4)
+    a, b, want = matmul_operands(7, 33, 17, False, False, np.float32, (3,), ())
+    check(opencl, opencl.matmul(opencl.asarray(a), opencl.asarray(b), kernel="blocked"), want,
+          rtol=1e-4, atol=1e-4)
+    x, w = randn(3, 4, 9, 9, seed=3), randn(5, 4, 3, 3, seed=4)
+    y, saved = opencl.conv2d(opencl.asarray(x), opencl.asarray(w), None, (1, 1), (1, 1))
+    g = randn(3, 5, 9, 9, seed=5)
+    _, gw = opencl.conv2d_vjp(opencl.asarray(g), opencl.asarray(w), saved, x.shape, (1, 1),
+                              (1, 1), False, True)
+    yr, saved_r = reference.conv2d(x, w, None, (1, 1), (1, 1))
+    _, gwr = reference.conv2d_vjp(g, w, saved_r, x.shape, (1, 1), (1, 1), False, True)
+    check(opencl, y, yr, rtol=1e-4, atol=1e-4)
+    check(opencl, gw, gwr, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.opencl
 def test_opencl_matmul_kernel_for_device_type(opencl):
     from minigrad.backends.opencl import runtime
     expected = "blocked" if runtime.device_is_cpu() else "tiled"
