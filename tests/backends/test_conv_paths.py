@@ -246,17 +246,3 @@ def test_the_default_thresholds_route_the_worksheet_layers(monkeypatch):
     assert step((2, 1, 28, 28), 16, (0, 0), need_x=False) == []
     assert step((2, 1, 28, 28), 16, (0, 0)) == []
     assert step((2, 16, 8, 8), 32, (1, 1)) == []
-
-
-def test_single_threaded_here_sets_the_calling_thread_only():
-    api = blas._find()
-    if not api or api[2] is None:
-        pytest.skip("this OpenBLAS has no per-thread count (openblas_set_num_threads_local)")
-    set_local = api[2]
-    before_global = blas.threads()
-    before_local = set_local(before_global)     # (returns this thread's count, then put back)
-    set_local(before_local)
-    with blas.single_threaded_here():
-        assert blas.threads() == before_global      # the process-wide count is untouched
-        assert set_local(1) == 1                    # this thread's count is 1
-    assert set_local(before_local) == before_local  # and back to what it was
