@@ -21,10 +21,8 @@ _SYMBOLS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_thread
             ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
             ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
             ("openblas_get_num_threads", "openblas_set_num_threads"))
-_LOCAL_SYMBOLS = ("scipy_openblas_set_num_threads_local64_", "scipy_openblas_set_num_threads_local",
-                  "openblas_set_num_threads_local64_", "openblas_set_num_threads_local")
 _lock = threading.Lock()
-_api = None      # (get, set, set_local or None) once looked up; () when there is none
+_api = None      # (get, set) once looked up; () when there is none
 
 
 def _find():
@@ -48,12 +46,7 @@ def _find():
             if get is not None and set_ is not None:
                 get.restype, get.argtypes = ctypes.c_int, []
                 set_.restype, set_.argtypes = None, [ctypes.c_int]
-                # OpenBLAS >= 0.3.27: a count for the calling thread alone (returns the old one)
-                local = next((f for f in (getattr(lib, n, None) for n in _LOCAL_SYMBOLS)
-                              if f is not None), None)
-                if local is not None:
-                    local.restype, local.argtypes = ctypes.c_int, [ctypes.c_int]
-                _api = (get, set_, local)
+                _api = (get, set_)
                 return _api
     return _api
 
@@ -89,21 +82,3 @@ def single_threaded():
 
 _depth = 0
 _saved = 1
-
-
-@contextlib.contextmanager
-def single_threaded_here():
-    """Run the BLAS on one thread for the calling thread's calls inside the block: OpenBLAS's
-    per-thread count where it has one (~1 us, and other threads' calls keep theirs), else
-    :func:`single_threaded` (the process-wide count, ~100 us to set and restore, as OpenBLAS
-    adjusts its pool)."""
-    api = _find()
-    if not api or api[2] is None:
-        with single_threaded():
-            yield
-        return
-    old = api[2](1)
-    try:
-        yield
-    finally:
-        api[2](old)

@@ -226,9 +226,9 @@ def conv_out_size(size: int, k: int, s: int, p: int) -> int:
 IM2COL_KEEP_BYTES = 4 << 20
 IM2COL_CHUNK_BYTES = 512 << 10
 # Below this a batch runs on the calling thread alone: handing work to the pool and waiting for
-# it costs 0.14-0.42 ms on these VMs (a worker sleeps between calls, and waking its core is most
-# of that), so splitting pays from ~1 ms of work, ~50 MFLOP. Measured: the digits CNN's step
-# 7-12% faster with 5e7 than with 4e6, the worksheet-4 layers unchanged.
+# it costs 0.2-0.45 ms here (the worker sleeps between calls; waking it, and setting OpenBLAS's
+# thread count, is most of that), so splitting pays from ~1 ms of work, ~50 MFLOP. Measured: the
+# digits CNN's step 7-12% faster with 5e7 than with 4e6, the worksheet-4 layers unchanged.
 PARALLEL_MIN_FLOPS = 50_000_000
 # The cores this process may run on, read once (os.cpu_count costs ~0.5 ms a call on some VMs).
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -244,24 +244,20 @@ def _conv_geometry(x_shape, w_shape, stride, padding):
 _pool = None   # (pid, ThreadPoolExecutor), made on first use
 
 
-def _one_blas_thread(part):
-    with blas.single_threaded_here():
-        return part()
-
-
 def _on_threads(parts):
     """Run the callables ``parts`` at once, the first on the calling thread and the others on
-    the per-process worker pool, each with a one-threaded BLAS; their results, in order."""
+    the per-process worker pool, with a one-threaded BLAS; their results, in order."""
     global _pool
     if _pool is None or _pool[0] != os.getpid():   # a forked child has none of its threads
         _pool = (os.getpid(), ThreadPoolExecutor(max_workers=_CORES,
                                                  thread_name_prefix="minigrad-cpu"))
-    futures = [_pool[1].submit(_one_blas_thread, part) for part in parts[1:]]
-    try:
-        first = _one_blas_thread(parts[0])
-    finally:
-        wait(futures)
-    return [first] + [f.result() for f in futures]
+    with blas.single_threaded():
+        futures = [_pool[1].submit(part) for part in parts[1:]]
+        try:
+            first = parts[0]()
+        finally:
+            wait(futures)
+        return [first] + [f.result() for f in futures]
 
 
 def _over_batch(work, n: int, per_image_bytes: int, flops: float,
