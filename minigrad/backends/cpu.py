@@ -295,9 +295,9 @@ def _over_batch(work, n: int, per_image_bytes: int, flops: float,
 
 
 # Winograd F(2x2, 3x3) (see _cpu.winograd_input) for 3x3 unit-stride layers: 16 GEMMs of
-# K = C instead of one of K = 9 C, 2.25x fewer multiplies. The input gradient of such a layer is
-# another one (g, padded 2 - p, through the flipped, transposed weights), and the weight
-# gradient is 16 GEMMs too (K = the batch's tiles), so all three take this path. It pays from
+# K = C instead of one of K = 9 C, 2.25x fewer multiplies. The backward stays in the transformed
+# space: the input gradient through the adjoint of the input transform, the weight gradient as
+# 16 GEMMs whose K is the batch's tiles (_winograd_vjp). It pays from
 # WINOGRAD_MIN_CHANNELS input channels (the first layer of a CNN, C = 1, makes 16 GEMMs too thin)
 # and WINOGRAD_MIN_TILES 2x2 tiles an image (below that, an 8x8 digit, the per-chunk transforms
 # cost more than the multiplies they save): im2col serves the rest.
@@ -357,7 +357,7 @@ def _winograd_vjp(x, g, w, padding, need_x, need_w):
     dL/dV[xi] = U[xi]^T Gt[xi], back through winograd_input's adjoint into dx; dL/dU[xi] =
     Gt[xi] V[xi]^T summed over every tile of the batch (16 GEMMs whose inner dimension is the
     tiles), and dL/dw = G^T (dL/dU) G (U = G w G^T). A chunk of images at a time."""
-    n, c, h, wd = x.shape
+    n, c = x.shape[:2]
     o, oh, ow = g.shape[1:]
     th, tw = (oh + 1) // 2, (ow + 1) // 2
     tiles = th * tw
