@@ -321,6 +321,17 @@ def _winograd_ok(x_shape, w_shape, stride, padding):
     return tiles >= builtins.max(WINOGRAD_MIN_TILES, 1)
 
 
+def _tile_buffers(scratch, a, b, step, k, tiles, dtype):
+    """This thread's two tile buffers for a chunk of k images (of at most ``step``): (16, a,
+    k tiles) and (16, b, k tiles), each xi a matrix, the 16 of them _SKEW elements further apart
+    than packed: the transforms touch all 16 at once, and 4 KiB multiples would alias in L1."""
+    if getattr(scratch, "v", None) is None:
+        scratch.v = np.empty((16, a * step * tiles + _SKEW), dtype=dtype)
+        scratch.m = np.empty((16, b * step * tiles + _SKEW), dtype=dtype)
+    return (scratch.v[:, :a * k * tiles].reshape(16, a, k * tiles),
+            scratch.m[:, :b * k * tiles].reshape(16, b, k * tiles))
+
+
 def _winograd(x, w, bias, padding, y):
     """y (n, o, oh, ow), preallocated = conv2d(x, w) + bias for a 3x3 w, stride 1: tiles
     transformed a cache-sized chunk of images at a time, 16 GEMMs U[xi] @ V[xi] per chunk."""
@@ -333,14 +344,7 @@ def _winograd(x, w, bias, padding, y):
     scratch = threading.local()
 
     def work(n0, n1, step):
-        k = n1 - n0
-        if getattr(scratch, "v", None) is None:
-            scratch.v = np.empty((16, c * step * tiles + _SKEW), dtype=x.dtype)
-            scratch.m = np.empty((16, o * step * tiles + _SKEW), dtype=x.dtype)
-        # each xi a (channels, tiles) matrix, the 16 of them _SKEW elements further apart than
-        # packed: the transforms touch all 16 at once, and 4 KiB multiples would alias in L1
-        v = scratch.v[:, :c * k * tiles].reshape(16, c, k * tiles)
-        m = scratch.m[:, :o * k * tiles].reshape(16, o, k * tiles)
+        v, m = _tile_buffers(scratch, c, o, step, n1 - n0, tiles, x.dtype)
         _cpu.winograd_input(x[n0:n1], v, th, tw, padding[0], padding[1])
         np.matmul(u, v, out=m)
         _cpu.winograd_output(m, y[n0:n1], bias, th, tw)
@@ -368,12 +372,7 @@ def _winograd_vjp(x, g, w, padding, need_x, need_w):
     scratch = threading.local()
 
     def work(n0, n1, step):
-        k = n1 - n0
-        if getattr(scratch, "v", None) is None:   # V, or dL/dV: (16, c, tiles) per image
-            scratch.v = np.empty((16, c * step * tiles + _SKEW), dtype=g.dtype)
-            scratch.m = np.empty((16, o * step * tiles + _SKEW), dtype=g.dtype)
-        v = scratch.v[:, :c * k * tiles].reshape(16, c, k * tiles)
-        gt = scratch.m[:, :o * k * tiles].reshape(16, o, k * tiles)
+        v, gt = _tile_buffers(scratch, c, o, step, n1 - n0, tiles, g.dtype)   # v: V, or dL/dV
         _cpu.winograd_grad(g[n0:n1], gt, th, tw)
         du = None
         if need_w:
@@ -437,14 +436,14 @@ def conv2d_vjp(g, w, saved, x_shape, stride, padding, need_x=True, need_w=True):
     Winograd forward, _winograd_vjp."""
     kind, arr = saved
     g, w = _c(g), _c(w)
+    if kind == "x" and _winograd_ok(x_shape, w.shape, stride, padding):   # a Winograd forward
+        gx, gw = _winograd_vjp(arr, g, w, padding, need_x, need_w)
+        return gx, (gw.astype(g.dtype, copy=False) if gw is not None else None)
     n, c, o, kh, kw, oh, ow = _conv_geometry(x_shape, w.shape, stride, padding)
     r, p = c * kh * kw, oh * ow
     g3 = g.reshape(n, o, p)
     w2t = w.reshape(o, r).T
     args = (kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
-    if kind == "x" and _winograd_ok(x_shape, w.shape, stride, padding):   # a Winograd forward
-        gx, gw = _winograd_vjp(arr, g, w, padding, need_x, need_w)
-        return gx, (gw.astype(g.dtype, copy=False) if gw is not None else None)
     gx = np.zeros(x_shape, dtype=g.dtype) if need_x else None
     gw = None
     scratch = threading.local()
